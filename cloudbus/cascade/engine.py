@@ -1,0 +1,115 @@
+"""The cascade engine (reference section 4): delete a resource and everything below it.
+
+1. Resolve, top-down, which resources of each descendant type are affected (one
+   `resolve` message per (parent type, child type) pair, answered by the owning service).
+2. Permissive: a `check` pass over everything affected, then a `delete` pass; the first
+   failure aborts with SYS.1004 wrapping its cause. Enforcing: one `forceDelete` pass,
+   failures logged and ignored.
+3. A `cleanup` pass over everything (failures logged and ignored).
+
+Each pass visits (parent, child) pairs post-order (children before parents), sequentially,
+without rollback, as one message per pair to the service owning the child type.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import networkx as nx
+
+from cloudbus import inventory
+from cloudbus.cascade.graph import Pair, build_graph, plan, resolution_order
+from cloudbus.cascade.messages import CascadeAction, CascadeStep
+from cloudbus.core import errors
+from cloudbus.core.bus import Bus
+from cloudbus.core.logging import get_logger
+from cloudbus.core.messages import DeleteMode
+
+log = get_logger(__name__)
+
+
+@cache
+def graph() -> nx.DiGraph:
+    return build_graph(inventory.INVENTORIES.values())
+
+
+def owner(resource_type: str) -> str:
+    return inventory.get(resource_type).service_id
+
+
+class Cascade:
+    def __init__(self, bus: Bus, root: str, uuids: list[str], mode: DeleteMode) -> None:
+        self.bus, self.root, self.uuids, self.mode = bus, root, list(dict.fromkeys(uuids)), mode
+        self.pair_uuids: dict[Pair, list[str]] = {(None, root): self.uuids}
+
+    async def resolve(self) -> None:
+        g = graph()
+        affected: dict[str, set[str]] = {self.root: set(self.uuids)}
+        for node in resolution_order(g, self.root):
+            for parent in sorted(g.predecessors(node)):
+                parent_uuids = sorted(affected.get(parent, ()))
+                if not parent_uuids:
+                    continue
+                reply = await self.bus.call_ok(
+                    self._step("resolve", node, parent, parent_uuids=parent_uuids), service=owner(node)
+                )
+                found = list(reply.get("uuids") or [])
+                self.pair_uuids[(parent, node)] = found
+                affected.setdefault(node, set()).update(found)
+
+    async def run_pass(self, action: CascadeAction, *, tolerate: bool) -> None:
+        for parent, node in plan(graph(), self.root):
+            uuids = self.pair_uuids.get((parent, node))
+            if not uuids:
+                continue
+            msg = self._step(action, node, parent, uuids=uuids)
+            reply = await self.bus.call(msg, service=owner(node))
+            if reply.success:
+                continue
+            if not tolerate:
+                raise errors.CloudBusError(errors.err(errors.DELETE, _details(reply.error), reply.error))
+            log.warning(
+                "cascade step failed, ignored",
+                action=action,
+                type=node,
+                parent=parent,
+                code=reply.error.code if reply.error else None,
+            )
+
+    def _step(
+        self,
+        action: CascadeAction,
+        node: str,
+        parent: str | None,
+        *,
+        parent_uuids: list[str] | None = None,
+        uuids: list[str] | None = None,
+    ) -> CascadeStep:
+        return CascadeStep(
+            action=action,
+            resourceType=node,
+            rootType=self.root,
+            parentType=parent,
+            parentUuids=parent_uuids or [],
+            uuids=uuids or [],
+            deleteMode=self.mode,
+        )
+
+
+def _details(error: errors.ErrorCode | None) -> str | None:
+    return error.details if error is not None else None
+
+
+async def cascade_delete(bus: Bus, root: str, uuids: list[str], mode: DeleteMode) -> None:
+    """Delete `uuids` of type `root` with everything below them; raises SYS.1004 on failure."""
+    cascade = Cascade(bus, root, uuids, mode)
+    try:
+        await cascade.resolve()
+    except errors.CloudBusError as exc:
+        raise errors.CloudBusError(errors.err(errors.DELETE, exc.error.details, exc.error)) from None
+    if mode == "Permissive":
+        await cascade.run_pass("check", tolerate=False)
+        await cascade.run_pass("delete", tolerate=False)
+    else:
+        await cascade.run_pass("forceDelete", tolerate=True)
+    await cascade.run_pass("cleanup", tolerate=True)

@@ -1,0 +1,31 @@
+"""The cascade protocol: one message per (resource type, action), carrying uuids as a batch.
+
+The engine sends `CascadeStep` to the service that owns `resourceType`:
+- `resolve`: which of your resources hang below these `parentUuids` of `parentType`?
+  Reply carries `uuids`.
+- `check` (Permissive only): veto the deletion of `uuids` by failing.
+- `delete` / `forceDelete`: act on `uuids` as the parent's deletion requires
+  (delete, stop, detach ...); `forceDelete` must not fail on unreachable backends.
+- `cleanup`: after success, remove leftovers (soft-deleted rows, caches).
+`rootType` is where the deletion started; the effect on a child may depend on it.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from cloudbus.core.messages import DeleteMode, Message
+
+CascadeAction = Literal["resolve", "check", "delete", "forceDelete", "cleanup"]
+
+
+class CascadeStep(Message):
+    action: CascadeAction
+    resourceType: str
+    rootType: str
+    parentType: str | None = None
+    parentUuids: list[str] = Field(default_factory=list)
+    uuids: list[str] = Field(default_factory=list)
+    deleteMode: DeleteMode = "Permissive"

@@ -1,0 +1,80 @@
+"""A management node: the composition root that puts database, bus, drivers and services together.
+
+Front doors (CLI, AMQP endpoint) start a node and then talk to it only through the bus.
+Services are listed by import path, so nothing here (or in a front door) imports a
+service's code directly into its own namespace.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from cloudbus.core.bus import Bus
+from cloudbus.core.db import Database
+from cloudbus.core.logging import get_logger
+from cloudbus.core.service import Service
+from cloudbus.core.sync import ChainQueues
+
+log = get_logger(__name__)
+
+SERVICES = [
+    "cloudbus.services.portal:ApiPortal",
+    "cloudbus.services.query:QueryService",
+    "cloudbus.services.zone:ZoneService",
+    "cloudbus.services.cluster:ClusterService",
+    "cloudbus.services.host:HostService",
+]
+
+HYPERVISORS = {
+    "Simulator": "cloudbus.services.hypervisors.simulator:SimulatorDriver",
+}
+
+
+def load(path: str) -> Any:
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def make_bus(url: str | None, **kwargs: Any) -> Bus:
+    """In-process bus when `url` is empty, RabbitMQ for `amqp://` URLs."""
+    if not url:
+        from cloudbus.core.bus.local import LocalBus
+
+        return LocalBus(**kwargs)
+    from cloudbus.core.bus.amqp import AmqpBus
+
+    return AmqpBus(url, **kwargs)
+
+
+class ManagementNode:
+    def __init__(self, db: Database, bus: Bus, *, services: list[str] | None = None) -> None:
+        self.db = db
+        self.bus = bus
+        self.chains = ChainQueues()
+        self.hypervisors: dict[str, Any] = {name: load(path)() for name, path in HYPERVISORS.items()}
+        self.services: list[Service] = [load(path)(self) for path in services or SERVICES]
+
+    @property
+    def uuid(self) -> str:
+        return self.bus.node_uuid
+
+    def hypervisor(self, hypervisor_type: str) -> Any:
+        return self.hypervisors[hypervisor_type]
+
+    async def start(self) -> None:
+        from cloudbus.inventory.migrate import upgrade
+
+        await self.db.start(migrate=upgrade)
+        for service in self.services:
+            await self.bus.register(service)
+        await self.bus.start()
+        for service in self.services:
+            await service.start()
+        log.info("management node started", node=self.uuid, db=self.db.dialect)
+
+    async def stop(self) -> None:
+        for service in reversed(self.services):
+            await service.stop()
+        await self.bus.close()
+        await self.db.close()

@@ -1,0 +1,85 @@
+"""The simulator hypervisor: hosts that exist only in memory, for tests and scale runs.
+
+It records every command it is given (`driver.commands`), and can be told to fail or to
+delay a named command, for one host or all, once or always:
+
+    sim.fail("connect", uuid=host_uuid)             # next connect of that host fails
+    sim.delay("prepareDelete", 2.0, times=None)     # every prepareDelete takes 2 s
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+from cloudbus.core import errors
+from cloudbus.services.hypervisors.base import HostFacts, HypervisorDriver
+
+
+@dataclass
+class Fault:
+    command: str
+    uuid: str | None
+    times: int | None  # None = forever
+    details: str | None = None
+    delay: float = 0.0
+
+
+@dataclass
+class Command:
+    command: str
+    uuid: str
+    args: dict[str, Any] = field(default_factory=dict)
+
+
+class SimulatorDriver(HypervisorDriver):
+    hypervisor_type = "Simulator"
+
+    def __init__(self) -> None:
+        self.commands: list[Command] = []
+        self.faults: list[Fault] = []
+
+    def fail(
+        self, command: str, *, uuid: str | None = None, times: int | None = 1, details: str | None = None
+    ) -> None:
+        self.faults.append(Fault(command, uuid, times, details or f"simulated failure of command[{command}]"))
+
+    def delay(self, command: str, seconds: float, *, uuid: str | None = None, times: int | None = 1) -> None:
+        self.faults.append(Fault(command, uuid, times, None, seconds))
+
+    def clear(self) -> None:
+        self.faults.clear()
+        self.commands.clear()
+
+    def issued(self, command: str, uuid: str | None = None) -> list[Command]:
+        return [c for c in self.commands if c.command == command and (uuid is None or c.uuid == uuid)]
+
+    async def _run(self, command: str, uuid: str, **args: Any) -> None:
+        self.commands.append(Command(command, uuid, args))
+        for fault in list(self.faults):
+            if fault.command != command or fault.uuid not in (None, uuid):
+                continue
+            if fault.times is not None:
+                fault.times -= 1
+                if fault.times <= 0:
+                    self.faults.remove(fault)
+            if fault.delay:
+                await asyncio.sleep(fault.delay)
+            if fault.details is not None:
+                raise errors.operation_error(f"{fault.details} on host[uuid:{uuid}]")
+
+    async def connect(self, host: dict[str, Any]) -> HostFacts:
+        await self._run("connect", host["uuid"], managementIp=host["managementIp"])
+        return HostFacts(
+            cpuCapacity=int(host.get("cpuCapacity") or 0), memoryCapacity=int(host.get("memoryCapacity") or 0)
+        )
+
+    async def ping(self, host: dict[str, Any]) -> None:
+        await self._run("ping", host["uuid"])
+
+    async def prepare_delete(self, host: dict[str, Any]) -> None:
+        await self._run("prepareDelete", host["uuid"])
+
+    async def delete(self, host: dict[str, Any]) -> None:
+        await self._run("delete", host["uuid"])
