@@ -138,9 +138,7 @@ class APIDeleteMessage(APIMessage):
     deleteMode: DeleteMode = "Permissive"
 
 
-QueryOp = Literal[
-    "=", "!=", ">", ">=", "<", "<=", "in", "not in", "is null", "is not null", "like", "not like"
-]
+QueryOp = Literal["=", "!=", ">", ">=", "<", "<=", "in", "not in", "is null", "is not null", "like", "not like"]
 
 
 class QueryCondition(BaseModel):
@@ -211,9 +209,7 @@ def message_class(name: str) -> type[Message] | None:
 
 
 def api_classes() -> dict[str, type[APIMessage]]:
-    return {
-        n: c for n, c in sorted(_REGISTRY.items()) if issubclass(c, APIMessage) and c.is_api and _concrete(c)
-    }
+    return {n: c for n, c in sorted(_REGISTRY.items()) if issubclass(c, APIMessage) and c.is_api and _concrete(c)}
 
 
 def _concrete(cls: type[Message]) -> bool:

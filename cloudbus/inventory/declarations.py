@@ -105,9 +105,7 @@ class Inventory:
                 await self._embed(conn, name, join, inventories)
         return inventories
 
-    async def _embed(
-        self, conn: AsyncConnection, name: str, join: Join, inventories: list[dict[str, Any]]
-    ) -> None:
+    async def _embed(self, conn: AsyncConnection, name: str, join: Join, inventories: list[dict[str, Any]]) -> None:
         target = get(join.target)
         own_keys = [inv[join.self_key] for inv in inventories if inv.get(join.self_key) is not None]
         column = target.table.c[join.target_key]
@@ -133,9 +131,7 @@ async def _group(
     conn: AsyncConnection, table: Table, key_col: str, value_col: str, keys: list[str]
 ) -> dict[str, list[Any]]:
     rows = await conn.execute(
-        select(table.c[key_col], table.c[value_col])
-        .where(table.c[key_col].in_(keys))
-        .order_by(table.c[value_col])
+        select(table.c[key_col], table.c[value_col]).where(table.c[key_col].in_(keys)).order_by(table.c[value_col])
     )
     grouped: dict[str, list[Any]] = {}
     for key, value in rows.all():

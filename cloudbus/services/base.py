@@ -27,9 +27,7 @@ class ResourceService(Service):
     @handles(CascadeStep, chain=False)
     async def cascade(self, step: CascadeStep) -> Reply | None:
         if step.resourceType not in self.resource_types:
-            raise errors.fail(
-                errors.UNKNOWN_MESSAGE, f"service[{self.service_id}] does not own {step.resourceType}"
-            )
+            raise errors.fail(errors.UNKNOWN_MESSAGE, f"service[{self.service_id}] does not own {step.resourceType}")
         inv = inventory.get(step.resourceType)
         if step.action == "resolve":
             return Reply(uuids=await self.on_resolve(inv, step))

@@ -47,9 +47,7 @@ class ApiPortal(Service):
                     continue
                 if declared.missing_ok:
                     return Reply()
-                missing = [
-                    u for u in uuids if not await conn.scalar(select(table.c.uuid).where(table.c.uuid == u))
-                ]
+                missing = [u for u in uuids if not await conn.scalar(select(table.c.uuid).where(table.c.uuid == u))]
                 raise errors.not_found(
                     f"invalid field[{field}], resource[uuid:{missing[0]}, "
                     f"type:{inventory.get(declared.resource).resource_type}] not found"

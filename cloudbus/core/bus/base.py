@@ -65,9 +65,7 @@ class Bus(abc.ABC):
     @abc.abstractmethod
     async def subscribe(self, pattern: str, handler: EventHandler) -> Subscription: ...
 
-    async def call_ok(
-        self, msg: Message, *, service: str | None = None, timeout: float | None = None
-    ) -> Reply:
+    async def call_ok(self, msg: Message, *, service: str | None = None, timeout: float | None = None) -> Reply:
         """`call`, raising CloudBusError if the reply failed."""
         return (await self.call(msg, service=service, timeout=timeout)).raise_for_error()
 

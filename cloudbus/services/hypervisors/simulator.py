@@ -40,9 +40,7 @@ class SimulatorDriver(HypervisorDriver):
         self.commands: list[Command] = []
         self.faults: list[Fault] = []
 
-    def fail(
-        self, command: str, *, uuid: str | None = None, times: int | None = 1, details: str | None = None
-    ) -> None:
+    def fail(self, command: str, *, uuid: str | None = None, times: int | None = 1, details: str | None = None) -> None:
         self.faults.append(Fault(command, uuid, times, details or f"simulated failure of command[{command}]"))
 
     def delay(self, command: str, seconds: float, *, uuid: str | None = None, times: int | None = 1) -> None:

@@ -1,0 +1,89 @@
+"""Test configuration: every cloud-level test runs on the selected backend.
+
+    pytest                       # backend "local": LocalBus + SQLite file
+    pytest --backend=amqp        # AmqpBus + PostgreSQL, API calls through RabbitMQ
+
+The amqp backend starts RabbitMQ and PostgreSQL (testcontainers when a Docker engine
+answers, otherwise the locally installed servers on free loopback ports) once per
+session, unless CLOUDBUS_TEST_AMQP_URL / CLOUDBUS_TEST_PG_URL point at running ones.
+Each test gets its own database and its own bus namespace.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from cloudbus.core.ids import new_uuid
+from cloudbus.testing import Cloud
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--backend",
+        choices=("local", "amqp"),
+        default=os.environ.get("CLOUDBUS_TEST_BACKEND", "local"),
+        help="local = LocalBus + SQLite; amqp = AmqpBus + PostgreSQL",
+    )
+
+
+@pytest.fixture(scope="session")
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.config.getoption("--backend"))
+
+
+@pytest.fixture(scope="session")
+def rabbitmq_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if os.environ.get("CLOUDBUS_TEST_AMQP_URL"):
+        yield os.environ["CLOUDBUS_TEST_AMQP_URL"]
+        return
+    from tests.support.servers import start_rabbitmq
+
+    server = start_rabbitmq(tmp_path_factory.mktemp("rabbitmq"))
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    from tests.support.servers import existing_postgres, start_postgres
+
+    if os.environ.get("CLOUDBUS_TEST_PG_URL"):
+        yield existing_postgres(os.environ["CLOUDBUS_TEST_PG_URL"])
+        return
+    server = start_postgres(tmp_path_factory.mktemp("postgres"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'cloudbus.db'}"
+
+
+@pytest.fixture
+def db_url(backend: str, request: pytest.FixtureRequest, sqlite_url: str) -> str:
+    if backend == "local":
+        return sqlite_url
+    postgres = request.getfixturevalue("postgres")
+    return postgres.create_database(f"t_{new_uuid()[:12]}")  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def bus_url(backend: str, request: pytest.FixtureRequest) -> str | None:
+    if backend == "local":
+        return None
+    return str(request.getfixturevalue("rabbitmq_url"))
+
+
+@pytest.fixture
+async def cloud(db_url: str, bus_url: str | None) -> AsyncIterator[Cloud]:
+    async with Cloud.start(db_url, bus_url, namespace=f"t{new_uuid()[:10]}") as c:
+        yield c
