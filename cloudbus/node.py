@@ -31,6 +31,10 @@ HYPERVISORS = {
 }
 
 
+# Seconds a hypervisor/storage driver command may take (ZStack's agent commands time out too).
+DRIVER_TIMEOUT = 300.0
+
+
 def load(path: str) -> Any:
     module, _, name = path.partition(":")
     return getattr(importlib.import_module(module), name)
@@ -52,6 +56,7 @@ class ManagementNode:
         self.db = db
         self.bus = bus
         self.chains = ChainQueues()
+        self.driver_timeout = DRIVER_TIMEOUT
         self.hypervisors: dict[str, Any] = {name: load(path)() for name, path in HYPERVISORS.items()}
         self.services: list[Service] = [load(path)(self) for path in services or SERVICES]
 

@@ -55,7 +55,10 @@ class Cloud:
     def db(self) -> Database:
         return self.node.db
 
-    async def api(self, name: str, **params: Any) -> Reply:
+    async def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
+        return await snapshot(self.db)
+
+    async def api(self, name: str, /, **params: Any) -> Reply:
         """Run API `name` the way a client does; bad parameters give a failed Reply too."""
         cls = api_class(name)
         if cls is None:
@@ -66,7 +69,7 @@ class Cloud:
             return Reply.failure(exc.error)
         return await self.client.request(msg)
 
-    async def ok(self, name: str, **params: Any) -> Any:
+    async def ok(self, name: str, /, **params: Any) -> Any:
         reply = await self.api(name, **params)
         if not reply.success:
             raise AssertionError(f"{name} failed: {reply.error.to_json() if reply.error else reply}")
@@ -76,14 +79,14 @@ class Cloud:
             return reply.inventories
         return reply.total
 
-    async def error(self, name: str, **params: Any) -> Any:
+    async def error(self, name: str, /, **params: Any) -> Any:
         """Run an API that must fail; returns its ErrorCode."""
         reply = await self.api(name, **params)
         if reply.success:
             raise AssertionError(f"{name} unexpectedly succeeded: {reply.to_json()}")
         return reply.error
 
-    async def query(self, name: str, *conditions: tuple[str, str, Any], **params: Any) -> list[dict[str, Any]]:
+    async def query(self, name: str, /, *conditions: tuple[str, str, Any], **params: Any) -> list[dict[str, Any]]:
         conds = [{"name": n, "op": op, "value": None if v is None else str(v)} for n, op, v in conditions]
         return await self.ok(name, conditions=conds, **params)
 
@@ -114,6 +117,20 @@ class Cloud:
                         )
                     )
         return env
+
+
+async def snapshot(db: Database) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table, sorted: compare before/after to prove nothing changed."""
+    from sqlalchemy import select
+
+    from cloudbus.inventory.schema import metadata
+
+    out: dict[str, list[tuple[Any, ...]]] = {}
+    async with db.read() as conn:
+        for table in metadata.sorted_tables:
+            rows = (await conn.execute(select(table))).all()
+            out[table.name] = sorted((tuple(r) for r in rows), key=repr)
+    return out
 
 
 def _drop_none(params: dict[str, Any]) -> dict[str, Any]:

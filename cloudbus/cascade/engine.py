@@ -7,6 +7,8 @@
    failures logged and ignored.
 3. A `cleanup` pass over everything (failures logged and ignored).
 
+Every step done is published as the event `cascade.<action>` (progress for long deletes).
+
 Each pass visits (parent, child) pairs post-order (children before parents), sequentially,
 without rollback, as one message per pair to the service owning the child type.
 """
@@ -23,7 +25,7 @@ from cloudbus.cascade.messages import CascadeAction, CascadeStep
 from cloudbus.core import errors
 from cloudbus.core.bus import Bus
 from cloudbus.core.logging import get_logger
-from cloudbus.core.messages import DeleteMode
+from cloudbus.core.messages import DeleteMode, Event
 
 log = get_logger(__name__)
 
@@ -64,6 +66,18 @@ class Cascade:
                 continue
             msg = self._step(action, node, parent, uuids=uuids)
             reply = await self.bus.call(msg, service=owner(node))
+            await self.bus.publish(
+                Event(
+                    name=f"cascade.{action}",
+                    data={
+                        "rootType": self.root,
+                        "resourceType": node,
+                        "parentType": parent,
+                        "uuids": uuids,
+                        "success": reply.success,
+                    },
+                )
+            )
             if reply.success:
                 continue
             if not tolerate:

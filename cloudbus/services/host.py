@@ -18,6 +18,7 @@ from cloudbus.cascade.messages import CascadeStep
 from cloudbus.core import errors
 from cloudbus.core.messages import Event
 from cloudbus.core.service import handles
+from cloudbus.core.timeouts import bounded
 from cloudbus.inventory.cluster import CLUSTER
 from cloudbus.inventory.declarations import Inventory
 from cloudbus.inventory.host import HOST
@@ -46,8 +47,12 @@ class HostService(ResourceService):
     service_id = "host"
     resource_types = ("Host",)
 
-    def driver(self, host: dict[str, Any]) -> Any:
-        return self.node.hypervisor(host["hypervisorType"])
+    async def hypervisor(self, host: dict[str, Any], command: str) -> Any:
+        """Run a driver command for `host`, bounded by the node's driver timeout."""
+        driver = self.node.hypervisor(host["hypervisorType"])
+        method = getattr(driver, command)
+        what = f"hypervisor command[{command}] on host[uuid:{host['uuid']}]"
+        return await bounded(method(host), self.node.driver_timeout, what)
 
     @handles(AddSimulatorHost)
     async def add_simulator_host(self, msg: AddSimulatorHost) -> dict[str, Any]:
@@ -105,7 +110,7 @@ class HostService(ResourceService):
             await set_fields(conn, HOST, uuid, status="Connecting")
         await self._status_changed(host, "Connecting")
         try:
-            facts = await self.driver(host).connect(host)
+            facts = await self.hypervisor(host, "connect")
         except errors.CloudBusError:
             if not first_time:
                 async with self.db.tx() as conn:
@@ -165,12 +170,12 @@ class HostService(ResourceService):
 
     async def on_check(self, inv: Inventory, step: CascadeStep) -> None:
         for host in await self.fetch(inv, step.uuids):
-            await self.driver(host).prepare_delete(host)
+            await self.hypervisor(host, "prepare_delete")
 
     async def on_delete(self, inv: Inventory, step: CascadeStep, *, force: bool) -> None:
         for host in await self.fetch(inv, step.uuids):
             try:
-                await self.driver(host).delete(host)
+                await self.hypervisor(host, "delete")
             except errors.CloudBusError:
                 if not force:
                     raise

@@ -10,6 +10,7 @@ delay a named command, for one host or all, once or always:
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +32,8 @@ class Command:
     command: str
     uuid: str
     args: dict[str, Any] = field(default_factory=dict)
+    started: float = field(default_factory=time.monotonic)
+    finished: float | None = None
 
 
 class SimulatorDriver(HypervisorDriver):
@@ -54,7 +57,14 @@ class SimulatorDriver(HypervisorDriver):
         return [c for c in self.commands if c.command == command and (uuid is None or c.uuid == uuid)]
 
     async def _run(self, command: str, uuid: str, **args: Any) -> None:
-        self.commands.append(Command(command, uuid, args))
+        record = Command(command, uuid, args)
+        self.commands.append(record)
+        try:
+            await self._apply_faults(command, uuid)
+        finally:
+            record.finished = time.monotonic()
+
+    async def _apply_faults(self, command: str, uuid: str) -> None:
         for fault in list(self.faults):
             if fault.command != command or fault.uuid not in (None, uuid):
                 continue
