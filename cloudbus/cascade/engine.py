@@ -16,6 +16,7 @@ without rollback, as one message per pair to the service owning the child type.
 from __future__ import annotations
 
 from functools import cache
+from typing import Any
 
 import networkx as nx
 
@@ -40,8 +41,11 @@ def owner(resource_type: str) -> str:
 
 
 class Cascade:
-    def __init__(self, bus: Bus, root: str, uuids: list[str], mode: DeleteMode) -> None:
+    def __init__(
+        self, bus: Bus, root: str, uuids: list[str], mode: DeleteMode, context: dict[str, Any] | None = None
+    ) -> None:
         self.bus, self.root, self.uuids, self.mode = bus, root, list(dict.fromkeys(uuids)), mode
+        self.context = context or {}
         self.pair_uuids: dict[Pair, list[str]] = {(None, root): self.uuids}
 
     async def resolve(self) -> None:
@@ -107,6 +111,7 @@ class Cascade:
             parentUuids=parent_uuids or [],
             uuids=uuids or [],
             deleteMode=self.mode,
+            context=self.context,
         )
 
 
@@ -127,3 +132,14 @@ async def cascade_delete(bus: Bus, root: str, uuids: list[str], mode: DeleteMode
     else:
         await cascade.run_pass("forceDelete", tolerate=True)
     await cascade.run_pass("cleanup", tolerate=True)
+
+
+async def cascade_detach(bus: Bus, root: str, uuids: list[str], context: dict[str, Any]) -> None:
+    """Tell everything below `uuids` that a friend relation was cut (`context` says which).
+
+    One `detach` pass, children before parents; failures are logged and ignored, as in
+    ZStack (the detach itself has already happened).
+    """
+    cascade = Cascade(bus, root, uuids, "Enforcing", context)
+    await cascade.resolve()
+    await cascade.run_pass("detach", tolerate=True)

@@ -7,18 +7,20 @@ The engine sends `CascadeStep` to the service that owns `resourceType`:
 - `delete` / `forceDelete`: act on `uuids` as the parent's deletion requires
   (delete, stop, detach ...); `forceDelete` must not fail on unreachable backends.
 - `cleanup`: after success, remove leftovers (soft-deleted rows, caches).
-`rootType` is where the deletion started; the effect on a child may depend on it.
+- `detach`: a friend relation of the root was cut (DetachPrimaryStorageFromCluster,
+  DetachL2NetworkFromCluster); `context` says what (e.g. `{"clusterUuid": ...}`).
+`rootType` is where the operation started; the effect on a child may depend on it.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
 from cloudbus.core.messages import DeleteMode, Message
 
-CascadeAction = Literal["resolve", "check", "delete", "forceDelete", "cleanup"]
+CascadeAction = Literal["resolve", "check", "delete", "forceDelete", "cleanup", "detach"]
 
 
 class CascadeStep(Message):
@@ -29,3 +31,4 @@ class CascadeStep(Message):
     parentUuids: list[str] = Field(default_factory=list)
     uuids: list[str] = Field(default_factory=list)
     deleteMode: DeleteMode = "Permissive"
+    context: dict[str, Any] = Field(default_factory=dict)

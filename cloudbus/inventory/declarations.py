@@ -61,7 +61,9 @@ class Inventory:
     name: str
     table: Table
     service_id: str
-    parents: dict[str, str] = field(default_factory=dict)
+    # parent type -> this table's foreign key to it; None = the owning service resolves
+    # the children itself (e.g. VMs below a primary storage, found through their root volume)
+    parents: dict[str, str | None] = field(default_factory=dict)
     joins: dict[str, Join] = field(default_factory=dict)
     list_fields: dict[str, ListField] = field(default_factory=dict)
     hidden: frozenset[str] = frozenset()
@@ -161,7 +163,7 @@ def validate() -> None:
     for inv in INVENTORIES.values():
         for parent, column in inv.parents.items():
             get(parent)
-            if column not in inv.table.c:
+            if column is not None and column not in inv.table.c:
                 raise ValueError(f"{inv.name}.parents[{parent}] names unknown column [{column}]")
         for name, join in inv.joins.items():
             target = get(join.target)

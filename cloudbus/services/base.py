@@ -35,12 +35,18 @@ class ResourceService(Service):
             await self.on_check(inv, step)
         elif step.action in ("delete", "forceDelete"):
             await self.on_delete(inv, step, force=step.action == "forceDelete")
+        elif step.action == "detach":
+            await self.on_detach(inv, step)
         else:
             await self.on_cleanup(inv, step)
         return None
 
     async def on_resolve(self, inv: Inventory, step: CascadeStep) -> list[str]:
-        column = inv.table.c[inv.parents[step.parentType or ""]]
+        """Children of `step.parentUuids` through the declared foreign key (override for others)."""
+        key = inv.parents.get(step.parentType or "")
+        if key is None:
+            raise errors.fail(errors.INTERNAL, f"{inv.name} declares no foreign key to {step.parentType}")
+        column = inv.table.c[key]
         async with self.db.read() as conn:
             rows = await conn.execute(select(inv.key).where(column.in_(step.parentUuids)).order_by(inv.key))
             return list(rows.scalars())
@@ -50,6 +56,9 @@ class ResourceService(Service):
 
     async def on_delete(self, inv: Inventory, step: CascadeStep, *, force: bool) -> None:
         await self.delete_rows(inv, step.uuids)
+
+    async def on_detach(self, inv: Inventory, step: CascadeStep) -> None:
+        """A parent was detached (step.rootType, step.context): nothing to do by default."""
 
     async def on_cleanup(self, inv: Inventory, step: CascadeStep) -> None:
         """Nothing left behind by default."""
