@@ -1,0 +1,33 @@
+"""Messages the L3 network service handles for others (IP address management)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import Field
+
+from cloudbus.core.errors import register
+from cloudbus.core.messages import Message
+
+CANNOT_ALLOCATE_IP = register("L3.1000", "Cannot allocate an IP address")
+
+
+class AllocateIp(Message):
+    """Take a free IP of `l3NetworkUuid` (or exactly `requiredIp`) and record it as used.
+
+    Exact under concurrency (a unique (l3NetworkUuid, ip) row). Reply: `usedIpUuid`, `ip`,
+    `netmask`, `gateway`, `ipRangeUuid`, `ipVersion`. Fails with L3.1000 when none is free.
+    """
+
+    service_id: ClassVar[str] = "network.l3"
+
+    l3NetworkUuid: str
+    requiredIp: str | None = None
+    usedFor: str = "VmNic"
+    vmNicUuid: str | None = None
+
+
+class ReturnIp(Message):
+    service_id: ClassVar[str] = "network.l3"
+
+    usedIpUuids: list[str] = Field(default_factory=list)

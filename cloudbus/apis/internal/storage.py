@@ -1,0 +1,86 @@
+"""Messages the primary-storage and image services handle for others."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from cloudbus.core.errors import register
+from cloudbus.core.messages import Message
+
+NO_PRIMARY_STORAGE = register("PS.1000", "No primary storage with enough space")
+
+
+class AllocatePrimaryStorage(Message):
+    """Reserve `size` bytes on an Enabled+Connected primary storage attached to `clusterUuid`.
+
+    Local storage reserves on `hostUuid`'s share. Reply: `primaryStorageUuid`.
+    Fails with PS.1000 (nothing reserved) when none has room.
+    """
+
+    service_id: ClassVar[str] = "storage.primary"
+
+    size: int
+    clusterUuid: str
+    hostUuid: str | None = None
+    primaryStorageUuid: str | None = None
+
+
+class ReturnPrimaryStorageCapacity(Message):
+    service_id: ClassVar[str] = "storage.primary"
+
+    primaryStorageUuid: str
+    size: int
+    hostUuid: str | None = None
+
+
+class InstantiateVolume(Message):
+    """Create a volume's bits on its primary storage (from `imageUuid` for root volumes).
+
+    Reply: `installPath`.
+    """
+
+    service_id: ClassVar[str] = "storage.primary"
+
+    primaryStorageUuid: str
+    volumeUuid: str
+    size: int
+    hostUuid: str | None = None
+    imageUuid: str | None = None
+    format: str = "qcow2"
+
+
+class DeleteVolumeBits(Message):
+    service_id: ClassVar[str] = "storage.primary"
+
+    primaryStorageUuid: str
+    volumeUuid: str
+    installPath: str | None = None
+    hostUuid: str | None = None
+
+
+class SnapshotCommand(Message):
+    """Snapshot operations on a primary storage: `command` in take|delete|revert.
+
+    Reply for take: `installPath`, `size`.
+    """
+
+    service_id: ClassVar[str] = "storage.primary"
+
+    primaryStorageUuid: str
+    command: str
+    volumeUuid: str
+    volumeInstallPath: str | None = None
+    snapshotUuid: str
+    snapshotInstallPath: str | None = None
+
+
+class SelectBackupStorage(Message):
+    """Choose a Ready copy of `imageUuid` on an Enabled+Connected backup storage attached to `zoneUuid`.
+
+    Reply: `backupStorageUuid`, `installPath`, `size`, `format`, `mediaType`.
+    """
+
+    service_id: ClassVar[str] = "image"
+
+    imageUuid: str
+    zoneUuid: str | None = None
