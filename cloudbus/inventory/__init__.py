@@ -1,10 +1,19 @@
 """The cloud's state: tables, inventory declarations and the query engine.
 
-Importing this package registers every inventory declaration.
+Importing this package registers every inventory declaration: each resource module of
+this package (all but the machinery modules below) declares its tables and inventories.
 """
 
-from cloudbus.inventory import cluster, host, zone  # noqa: F401  (registration)
+import importlib
+import pkgutil
+
 from cloudbus.inventory.declarations import INVENTORIES, Inventory, get, validate
+
+_MACHINERY = {"declarations", "schema", "query", "migrate", "migrations"}
+
+for _module in sorted(m.name for m in pkgutil.iter_modules(__path__)):
+    if _module not in _MACHINERY:
+        importlib.import_module(f"{__name__}.{_module}")
 
 validate()
 
