@@ -53,6 +53,7 @@ from cloudbus.apis.parser import (
     type_name,
     valid_values,
 )
+from cloudbus.apis.references import expand, split_label
 from cloudbus.core import errors
 from cloudbus.core.config import Settings
 from cloudbus.core.errors import CloudBusError
@@ -96,6 +97,7 @@ class Session:
         self.settings = settings
         self.node: Any = None
         self.client: Any = None
+        self.names: dict[str, Any] = {}  # results remembered with `NAME := Api ...`
 
     @property
     def remote(self) -> bool:
@@ -175,7 +177,8 @@ async def run_tokens(tokens: Sequence[str], session: Session, *, out: TextIO | N
     """Run one command; print its reply (or usage error); return the exit status."""
     out = out or sys.stdout
     try:
-        _command, msg = prepare(tokens)
+        label, tokens = split_label(tokens)
+        _command, msg = prepare(expand(tokens, session.names))
     except UsageError as exc:
         print(f"cloudbus: {exc}\n{SHORT_USAGE}", file=sys.stderr)
         return EXIT_USAGE
@@ -189,7 +192,17 @@ async def run_tokens(tokens: Sequence[str], session: Session, *, out: TextIO | N
     except Exception as exc:  # a bug or transport failure: a reply-shaped error, not a traceback
         reply = Reply.failure(errors.err(errors.INTERNAL, f"{type(exc).__name__}: {exc}"))
     print(render(reply), file=out, flush=True)
+    if label is not None and reply.success:
+        session.names[label] = _payload(reply)
     return EXIT_OK if reply.success else EXIT_FAILED
+
+
+def _payload(reply: Reply) -> Any:
+    if reply.inventory is not None:
+        return reply.inventory
+    if reply.inventories is not None:
+        return reply.inventories
+    return reply.total
 
 
 async def run_lines(lines: Iterable[str], session: Session, *, echo: bool = True) -> int:
