@@ -1,0 +1,152 @@
+"""Request/reply calls per second over the bus, at concurrency 1 and 100.
+
+    python benchmarks/bus_rpc.py --amqp-url amqp://guest:guest@127.0.0.1:5672/ --seconds 5
+
+Three rows: LocalBus (in-process), AmqpBus with caller and handler on two bus objects (so
+every call crosses the broker as JSON), and raw aio-pika RPC on the same broker with an
+exclusive reply queue: the floor AmqpBus is built on. Results go in docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, ClassVar
+
+import aio_pika
+
+from cloudbus.core.bus import Bus
+from cloudbus.core.bus.amqp import AmqpBus
+from cloudbus.core.bus.local import LocalBus
+from cloudbus.core.ids import new_uuid
+from cloudbus.core.messages import Message
+from cloudbus.core.service import Service, handles
+
+CallFn = Callable[[int], Awaitable[Any]]
+
+
+class BenchEcho(Message):
+    service_id: ClassVar[str] = "bench"
+
+    value: int = 0
+
+
+class BenchService(Service):
+    service_id = "bench"
+
+    @handles(BenchEcho)
+    async def echo(self, msg: BenchEcho) -> dict[str, int]:
+        return {"value": msg.value}
+
+
+async def measure(call: CallFn, concurrency: int, seconds: float) -> float:
+    """Calls per second completed by `concurrency` workers calling back to back."""
+    await asyncio.gather(*(call(i) for i in range(min(concurrency, 50))))  # warm up
+    count = 0
+    stop_at = time.perf_counter() + seconds
+
+    async def worker() -> None:
+        nonlocal count
+        while time.perf_counter() < stop_at:
+            await call(count)
+            count += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return count / (time.perf_counter() - started)
+
+
+def bus_caller(bus: Bus) -> CallFn:
+    async def call(i: int) -> Any:
+        reply = await bus.call(BenchEcho(value=i), timeout=30)
+        assert reply.success, reply.error
+        return reply
+
+    return call
+
+
+async def local_rows(seconds: float) -> list[float]:
+    bus = LocalBus()
+    await bus.register(BenchService(object()))
+    try:
+        return [await measure(bus_caller(bus), c, seconds) for c in (1, 100)]
+    finally:
+        await bus.close()
+
+
+async def amqp_rows(url: str, seconds: float) -> list[float]:
+    namespace = f"bench{new_uuid()[:8]}"
+    server, client = AmqpBus(url, namespace=namespace), AmqpBus(url, namespace=namespace)
+    await server.register(BenchService(object()))
+    await server.start()
+    await client.start()
+    try:
+        return [await measure(bus_caller(client), c, seconds) for c in (1, 100)]
+    finally:
+        await client.close()
+        await server.close()
+
+
+async def raw_rows(url: str, seconds: float) -> list[float]:
+    """Plain aio-pika RPC (JSON in, JSON out, ack after reply) on two connections."""
+    queue_name = f"bench.raw.{new_uuid()[:8]}"
+    server_conn = await aio_pika.connect(url, timeout=10)
+    client_conn = await aio_pika.connect(url, timeout=10)
+    try:
+        server_ch = await server_conn.channel()
+        await server_ch.set_qos(prefetch_count=256)
+        queue = await server_ch.declare_queue(queue_name, auto_delete=True)
+
+        async def on_request(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+            body = json.loads(message.body)
+            reply = json.dumps({"value": body["value"]}).encode()
+            await server_ch.default_exchange.publish(
+                aio_pika.Message(reply, correlation_id=message.correlation_id), str(message.reply_to)
+            )
+            await message.ack()
+
+        await queue.consume(on_request)
+        client_ch = await client_conn.channel()
+        replies = await client_ch.declare_queue(exclusive=True)
+        pending: dict[str, asyncio.Future[bytes]] = {}
+
+        async def on_reply(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+            future = pending.pop(message.correlation_id or "", None)
+            if future is not None:
+                future.set_result(message.body)
+
+        await replies.consume(on_reply, no_ack=True)
+
+        async def call(i: int) -> bytes:
+            corr = new_uuid()
+            future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+            pending[corr] = future
+            message = aio_pika.Message(json.dumps({"value": i}).encode(), correlation_id=corr, reply_to=replies.name)
+            await client_ch.default_exchange.publish(message, queue_name)
+            return await asyncio.wait_for(future, 30)
+
+        return [await measure(call, c, seconds) for c in (1, 100)]
+    finally:
+        await client_conn.close()
+        await server_conn.close()
+
+
+async def main(args: argparse.Namespace) -> None:
+    rows = {"LocalBus": await local_rows(args.seconds)}
+    if args.amqp_url:
+        rows["AmqpBus (two bus objects, via broker)"] = await amqp_rows(args.amqp_url, args.seconds)
+        rows["raw aio-pika RPC (floor)"] = await raw_rows(args.amqp_url, args.seconds)
+    print(f"{'transport':<40} {'c=1 calls/s':>12} {'c=100 calls/s':>14}")
+    for name, (one, hundred) in rows.items():
+        print(f"{name:<40} {one:>12,.0f} {hundred:>14,.0f}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--amqp-url", default=os.environ.get("CLOUDBUS_TEST_AMQP_URL", ""))
+    parser.add_argument("--seconds", type=float, default=5.0)
+    asyncio.run(main(parser.parse_args()))
