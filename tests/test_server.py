@@ -233,3 +233,25 @@ async def test_two_servers_share_one_cloud(
     # The survivor serves alone.
     assert (await raw.call("CreateZone", {"name": "after"}))["success"] is True
     assert await second.stop() == 0
+
+
+async def test_cli_is_a_pure_client_of_running_servers(env: Env, tmp_path: Path, servers: list[ServerProcess]) -> None:
+    await start_server(env, tmp_path, servers)
+    home = tmp_path / "cli-home"
+    environ = dict(
+        os.environ, CLOUDBUS_BUS_URL=env.bus_url, CLOUDBUS_BUS_NAMESPACE=env.namespace, CLOUDBUS_HOME=str(home)
+    )
+    environ.pop("CLOUDBUS_DB_URL", None)
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["cloudbus", *args], capture_output=True, text=True, env=environ, timeout=60)
+
+    created = await asyncio.to_thread(cli, "CreateZone", "name=zone1", "description=first zone")
+    assert created.returncode == 0, created.stderr
+    zone = json.loads(created.stdout)["inventory"]
+    assert zone["description"] == "first zone"
+    queried = await asyncio.to_thread(cli, "QueryZone", "name=zone1", "fields=uuid")
+    assert json.loads(queried.stdout) == {"inventories": [{"uuid": zone["uuid"]}], "success": True}
+    bad = await asyncio.to_thread(cli, "CreateCluster", "name=c", "hypervisorType=KVM", f"zoneUuid={new_uuid()}")
+    assert bad.returncode == 1 and json.loads(bad.stdout)["error"]["code"] == "SYS.1003"
+    assert not (home / "cloudbus.db").exists()  # a pure client: no embedded database
