@@ -297,13 +297,15 @@ def complete(text: str) -> list[str]:
 def test_completion_of_api_names_and_builtins() -> None:
     assert complete("CreateZ") == ["CreateZone"]
     assert complete("createz") == ["CreateZone"]  # case-insensitive
-    assert complete("Query") == ["QueryCluster", "QueryHost", "QueryZone"]
+    queries = complete("Query")
+    assert {"QueryCluster", "QueryHost", "QueryZone"} <= set(queries)
+    assert queries == sorted(queries) and all(q.startswith("Query") for q in queries)
     substring = complete("zone")
     assert {"CreateZone", "DeleteZone", "QueryZone"} <= set(substring)
     assert all("zone" in name.lower() for name in substring)
-    assert complete("ex") == ["exit"]
+    assert complete("exi") == ["exit"]
     assert "help" in complete("")
-    assert complete("help QueryH") == ["QueryHost"]
+    assert complete("help QueryHo") == ["QueryHost"]
 
 
 def test_completion_of_parameters() -> None:

@@ -46,6 +46,7 @@ class Cascade:
     ) -> None:
         self.bus, self.root, self.uuids, self.mode = bus, root, list(dict.fromkeys(uuids)), mode
         self.context = context or {}
+        self.affected: dict[str, list[str]] = {root: self.uuids}
         self.pair_uuids: dict[Pair, list[str]] = {(None, root): self.uuids}
 
     async def resolve(self) -> None:
@@ -62,13 +63,15 @@ class Cascade:
                 found = list(reply.get("uuids") or [])
                 self.pair_uuids[(parent, node)] = found
                 affected.setdefault(node, set()).update(found)
+        self.affected = {node: sorted(uuids) for node, uuids in affected.items()}
 
     async def run_pass(self, action: CascadeAction, *, tolerate: bool) -> None:
         for parent, node in plan(graph(), self.root):
             uuids = self.pair_uuids.get((parent, node))
             if not uuids:
                 continue
-            msg = self._step(action, node, parent, uuids=uuids)
+            parent_uuids = self.affected.get(parent, []) if parent else []
+            msg = self._step(action, node, parent, uuids=uuids, parent_uuids=parent_uuids)
             reply = await self.bus.call(msg, service=owner(node))
             await self.bus.publish(
                 Event(
@@ -119,9 +122,15 @@ def _details(error: errors.ErrorCode | None) -> str | None:
     return error.details if error is not None else None
 
 
-async def cascade_delete(bus: Bus, root: str, uuids: list[str], mode: DeleteMode) -> None:
-    """Delete `uuids` of type `root` with everything below them; raises SYS.1004 on failure."""
-    cascade = Cascade(bus, root, uuids, mode)
+async def cascade_delete(
+    bus: Bus, root: str, uuids: list[str], mode: DeleteMode, context: dict[str, Any] | None = None
+) -> None:
+    """Delete `uuids` of type `root` with everything below them; raises SYS.1004 on failure.
+
+    Every step carries the affected uuids of its own type (`uuids`) and of its parent type
+    (`parentUuids`), plus the caller's `context`.
+    """
+    cascade = Cascade(bus, root, uuids, mode, context)
     try:
         await cascade.resolve()
     except errors.CloudBusError as exc:

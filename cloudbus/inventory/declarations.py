@@ -54,6 +54,8 @@ class ListField:
     table: Table
     key_col: str
     value_col: str
+    # column giving the list its order (e.g. the order DNS servers were added); None = by value
+    order_col: str | None = None
 
 
 @dataclass
@@ -67,6 +69,14 @@ class Inventory:
     joins: dict[str, Join] = field(default_factory=dict)
     list_fields: dict[str, ListField] = field(default_factory=dict)
     hidden: frozenset[str] = frozenset()
+    # column -> value every row of this inventory has: a subtype inventory over a shared
+    # table (L2VlanNetwork = the l2_network rows whose type is L2VlanNetwork)
+    where: dict[str, Any] = field(default_factory=dict)
+
+    def restrict(self, table: Any = None) -> list[Any]:
+        """The `where` clauses on `table` (this inventory's table or an alias of it)."""
+        table = self.table if table is None else table
+        return [table.c[column] == value for column, value in self.where.items()]
 
     @property
     def resource_type(self) -> str:
@@ -97,9 +107,10 @@ class Inventory:
         inventories = [self.render_row(row) for row in rows]
         if not inventories:
             return inventories
-        keys = [inv["uuid"] for inv in inventories]
+        # (keys only when needed: a mapping-row inventory such as a ref has no uuid)
+        keys = [inv["uuid"] for inv in inventories] if self.list_fields else []
         for name, spec in self.list_fields.items():
-            values = await _group(conn, spec.table, spec.key_col, spec.value_col, keys)
+            values = await _group(conn, spec, keys)
             for inv in inventories:
                 inv[name] = values.get(inv["uuid"], [])
         for name, join in self.joins.items():
@@ -111,7 +122,8 @@ class Inventory:
         target = get(join.target)
         own_keys = [inv[join.self_key] for inv in inventories if inv.get(join.self_key) is not None]
         column = target.table.c[join.target_key]
-        rows = (await conn.execute(select(target.table).where(column.in_(own_keys)))).all()
+        query = select(target.table).where(column.in_(own_keys), *target.restrict())
+        rows = (await conn.execute(query)).all()
         children = await target.render(conn, rows)
         by_key: dict[Any, list[dict[str, Any]]] = {}
         for child in children:
@@ -120,7 +132,8 @@ class Inventory:
             inv[name] = by_key.get(inv.get(join.self_key), [])
 
     async def fetch(self, conn: AsyncConnection, uuids: Sequence[str]) -> list[dict[str, Any]]:
-        rows = (await conn.execute(select(self.table).where(self.key.in_(list(uuids))))).all()
+        query = select(self.table).where(self.key.in_(list(uuids)), *self.restrict())
+        rows = (await conn.execute(query)).all()
         by_uuid = {inv["uuid"]: inv for inv in await self.render(conn, rows)}
         return [by_uuid[u] for u in uuids if u in by_uuid]
 
@@ -129,11 +142,11 @@ class Inventory:
         return found[0] if found else None
 
 
-async def _group(
-    conn: AsyncConnection, table: Table, key_col: str, value_col: str, keys: list[str]
-) -> dict[str, list[Any]]:
+async def _group(conn: AsyncConnection, spec: ListField, keys: list[str]) -> dict[str, list[Any]]:
+    table = spec.table
+    order = table.c[spec.order_col or spec.value_col]
     rows = await conn.execute(
-        select(table.c[key_col], table.c[value_col]).where(table.c[key_col].in_(keys)).order_by(table.c[value_col])
+        select(table.c[spec.key_col], table.c[spec.value_col]).where(table.c[spec.key_col].in_(keys)).order_by(order)
     )
     grouped: dict[str, list[Any]] = {}
     for key, value in rows.all():
@@ -171,3 +184,6 @@ def validate() -> None:
                 raise ValueError(f"{inv.name}.joins[{name}] names an unknown key column")
             if name in inv.columns():
                 raise ValueError(f"{inv.name}.joins[{name}] shadows a field of the same name")
+        for column in inv.where:
+            if column not in inv.table.c:
+                raise ValueError(f"{inv.name}.where names unknown column [{column}]")

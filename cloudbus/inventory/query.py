@@ -11,6 +11,11 @@ Semantics (reference section 3, docs/query.md):
   `self_key IN (SELECT target_key FROM target WHERE ...)`, so a condition through a join
   means "some related row matches" (also for `!=`, `not in`, `not like`);
 - a `ListField` compiles to `uuid IN (SELECT key_col FROM table WHERE value_col <op> v)`;
+- the pseudo-fields `__userTag__` / `__systemTag__` (every inventory, also at the end of a
+  path) search the tags: positive ops are `uuid IN (SELECT resourceUuid FROM <tag table>
+  WHERE tag <op> v)`, negative ops (`!=`, `not in`, `not like`) are `uuid NOT IN (... WHERE
+  tag <positive op> v)` so untagged resources match; `is null` = no tag of that kind,
+  `is not null` = at least one (reference 3.4);
 - values arrive as strings and are coerced by column type (int, bool, ISO-8601 date ...);
 - `=` / `!=` / `in` are case-sensitive and `like` / `not like` case-insensitive on both
   SQLite and PostgreSQL; string ordering (`<`, `>`, sortBy) is bytewise on both.
@@ -38,6 +43,7 @@ from sqlalchemy import (
     Select,
     String,
     Table,
+    and_,
     cast,
     func,
     literal,
@@ -49,12 +55,15 @@ from sqlalchemy.sql.type_api import TypeEngine
 from cloudbus.core import errors
 from cloudbus.core.messages import APIQueryMessage, QueryCondition, Reply
 from cloudbus.inventory.declarations import Inventory, Join, ListField, get
+from cloudbus.inventory.tag import TAG_TABLES
 
 # Ops that compare against a value (all but the null tests).
 _NULL_OPS = frozenset({"is null", "is not null"})
 _LIST_OPS = frozenset({"in", "not in"})
 _LIKE_OPS = frozenset({"like", "not like"})
 _RANGE_OPS = frozenset({">", ">=", "<", "<="})
+# A negative op on a tag pseudo-field is the negation of its positive op (untagged included).
+_TAG_NEGATIONS = {"!=": "=", "not in": "in", "not like": "like"}
 
 _INT64 = (-(2**63), 2**63 - 1)
 
@@ -124,6 +133,8 @@ def _walk(inv: Inventory, path: str) -> tuple[list[_Hop], FieldPath]:
         hops.append(_Hop(current, segment, join))
         current = get(join.target)
     last = segments[-1]
+    if last in TAG_TABLES and "uuid" in current.table.c:
+        return hops, FieldPath(current, last)
     if last not in current.primitive_fields():
         if last in current.joins:
             why = f"[{last}] is an expanded query of inventory[{current.name}]; query its fields, e.g. {last}.uuid"
@@ -294,12 +305,14 @@ def _condition(inv: Inventory, cond: QueryCondition, dialect: str) -> ColumnElem
     tables: list[Table | Any] = [inv.table] + [get(hop.join.target).table.alias() for hop in hops]
     last = tables[-1]
 
-    spec = target.list_field
-    if spec is not None:
+    spec = None if target.field in TAG_TABLES else target.list_field
+    if target.field in TAG_TABLES:
+        predicate: ColumnElement[bool] = _tag_condition(inv, cond, target, last, dialect)
+    elif spec is not None:
         mapping = spec.table.alias()
         inner = _leaf(inv, cond.name, target, mapping.c[spec.value_col], cond, dialect)
         sub = select(mapping.c[spec.key_col]).where(inner).correlate(None)
-        predicate: ColumnElement[bool] = last.c[target.inventory.key.name].in_(sub)
+        predicate = last.c[target.inventory.key.name].in_(sub)
     else:
         predicate = _leaf(inv, cond.name, target, last.c[target.field], cond, dialect)
 
@@ -307,6 +320,8 @@ def _condition(inv: Inventory, cond: QueryCondition, dialect: str) -> ColumnElem
     for index in range(len(hops) - 1, -1, -1):
         join = hops[index].join
         owner, child = tables[index], tables[index + 1]
+        # a subtype target (Inventory.where) only matches its own rows
+        predicate = and_(predicate, *get(join.target).restrict(child))
         if join.via is None:
             sub = select(child.c[join.target_key]).where(predicate)
         else:
@@ -318,6 +333,23 @@ def _condition(inv: Inventory, cond: QueryCondition, dialect: str) -> ColumnElem
             )
         predicate = owner.c[join.self_key].in_(sub.correlate(None))
     return predicate
+
+
+def _tag_condition(
+    inv: Inventory, cond: QueryCondition, target: FieldPath, owner: Any, dialect: str
+) -> ColumnElement[bool]:
+    """`__userTag__` / `__systemTag__`: the owner's uuid against the resourceUuids of its tags."""
+    tags = TAG_TABLES[target.field].alias()
+    key = owner.c[target.inventory.key.name]
+    if cond.op in _NULL_OPS:
+        tagged = select(tags.c.resourceUuid).correlate(None)
+        return key.not_in(tagged) if cond.op == "is null" else key.in_(tagged)
+    positive = _TAG_NEGATIONS.get(cond.op, cond.op)
+    tag_path = FieldPath(get("UserTag"), "tag")  # both tag tables share the `tag` column type
+    probe = QueryCondition(name=cond.name, op=positive, value=cond.value)  # type: ignore[arg-type]
+    matching = select(tags.c.resourceUuid).where(_leaf(inv, cond.name, tag_path, tags.c.tag, probe, dialect))
+    sub = matching.correlate(None)
+    return key.not_in(sub) if cond.op in _TAG_NEGATIONS else key.in_(sub)
 
 
 def compile_conditions(inv: Inventory, conditions: Sequence[QueryCondition], dialect: str) -> list[Any]:
@@ -373,7 +405,7 @@ def _projection(inv: Inventory, fields: Sequence[str] | None) -> list[str] | Non
 async def run_query(conn: AsyncConnection, inv: Inventory, msg: APIQueryMessage) -> Reply:
     """Answer a Query* API: one filtered statement for the page, one for `total`."""
     dialect = conn.dialect.name
-    where = compile_conditions(inv, msg.conditions, dialect)
+    where = [*inv.restrict(), *compile_conditions(inv, msg.conditions, dialect)]
     fields = _projection(inv, msg.fields)
     order = _order_by(inv, msg, dialect)
 
