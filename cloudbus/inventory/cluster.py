@@ -2,7 +2,8 @@
 
 from sqlalchemy import Column, ForeignKey, String, Table
 
-from cloudbus.inventory.declarations import Inventory, Join, register
+from cloudbus.inventory.declarations import Inventory, Join, Via, register
+from cloudbus.inventory.primary_storage import primary_storage_cluster_ref_table
 from cloudbus.inventory.schema import common_columns, metadata, uuid_column
 
 cluster_table = Table(
@@ -25,6 +26,9 @@ CLUSTER = register(
         joins={
             "zone": Join("Zone", self_key="zoneUuid"),
             "host": Join("Host", target_key="clusterUuid"),
+            "primaryStorage": Join(
+                "PrimaryStorage", via=Via(primary_storage_cluster_ref_table, "clusterUuid", "primaryStorageUuid")
+            ),
         },
     )
 )

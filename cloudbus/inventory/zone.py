@@ -2,7 +2,8 @@
 
 from sqlalchemy import Boolean, Column, String, Table
 
-from cloudbus.inventory.declarations import Inventory, Join, register
+from cloudbus.inventory.backup_storage import backup_storage_zone_ref_table
+from cloudbus.inventory.declarations import Inventory, Join, Via, register
 from cloudbus.inventory.schema import common_columns, metadata
 
 zone_table = Table(
@@ -22,6 +23,10 @@ ZONE = register(
         joins={
             "cluster": Join("Cluster", target_key="zoneUuid"),
             "host": Join("Host", target_key="zoneUuid"),
+            "primaryStorage": Join("PrimaryStorage", target_key="zoneUuid"),
+            "backupStorage": Join(
+                "BackupStorage", via=Via(backup_storage_zone_ref_table, "zoneUuid", "backupStorageUuid")
+            ),
         },
     )
 )

@@ -31,6 +31,8 @@ class AllocateHost(Message):
     hostUuid: str | None = None
     excludeHostUuids: list[str] = Field(default_factory=list)
     diskSize: int = 0
+    # only clusters attached to one of these primary storages (a stopped VM's root volume)
+    primaryStorageUuids: list[str] = Field(default_factory=list)
     dryRun: bool = False  # list candidates (reply `hostUuids`) without reserving
 
 

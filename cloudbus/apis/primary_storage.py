@@ -1,0 +1,122 @@
+"""Primary storage APIs (reference 2.3): simulator, local and NFS types, cluster attachment."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import AfterValidator, Field, StringConstraints
+
+from cloudbus.core.messages import (
+    APICreateMessage,
+    APIDeleteMessage,
+    APIMessage,
+    APIQueryMessage,
+    Description,
+    Name,
+    ref,
+)
+
+TiB = 1 << 40
+
+Url = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2048)]
+
+
+def _absolute_path(value: str) -> str:
+    if not value.startswith("/"):
+        raise ValueError("the url of a local primary storage is an absolute path, e.g. /zstack_ps")
+    return value
+
+
+_NFS_URL = re.compile(r"^[^\s:/]+:/\S*$")
+
+
+def _nfs_url(value: str) -> str:
+    if not _NFS_URL.match(value):
+        raise ValueError("the url of an NFS primary storage is server:/export/path")
+    return value
+
+
+Bytes = Annotated[int, Field(ge=0)]
+
+
+class AddSimulatorPrimaryStorage(APICreateMessage):
+    service_id: ClassVar[str] = "storage.primary"
+
+    name: Name
+    zoneUuid: ref("Zone")
+    url: Url
+    description: Description | None = None
+    totalCapacity: Bytes = TiB
+    availableCapacity: Bytes | None = None  # default: totalCapacity
+    totalPhysicalCapacity: Bytes | None = None  # default: totalCapacity
+    availablePhysicalCapacity: Bytes | None = None  # default: availableCapacity
+
+
+class AddLocalPrimaryStorage(APICreateMessage):
+    service_id: ClassVar[str] = "storage.primary"
+
+    name: Name
+    zoneUuid: ref("Zone")
+    url: Annotated[Url, AfterValidator(_absolute_path)]
+    description: Description | None = None
+
+
+class AddNfsPrimaryStorage(APICreateMessage):
+    service_id: ClassVar[str] = "storage.primary"
+
+    name: Name
+    zoneUuid: ref("Zone")
+    url: Annotated[Url, AfterValidator(_nfs_url)]
+    description: Description | None = None
+
+
+class UpdatePrimaryStorage(APIMessage):
+    service_id: ClassVar[str] = "storage.primary"
+    resource_field: ClassVar[str | None] = "uuid"
+
+    uuid: ref("PrimaryStorage")
+    name: Name | None = None
+    description: Description | None = None
+    url: Url | None = None
+
+
+class ChangePrimaryStorageState(APIMessage):
+    service_id: ClassVar[str] = "storage.primary"
+    resource_field: ClassVar[str | None] = "uuid"
+
+    uuid: ref("PrimaryStorage")
+    stateEvent: Literal["enable", "disable", "maintain", "deleting"]
+
+
+class ReconnectPrimaryStorage(APIMessage):
+    service_id: ClassVar[str] = "storage.primary"
+    resource_field: ClassVar[str | None] = "uuid"
+
+    uuid: ref("PrimaryStorage")
+
+
+class DeletePrimaryStorage(APIDeleteMessage):
+    service_id: ClassVar[str] = "storage.primary"
+
+    uuid: ref("PrimaryStorage", missing_ok=True)
+
+
+class AttachPrimaryStorageToCluster(APIMessage):
+    service_id: ClassVar[str] = "storage.primary"
+    resource_field: ClassVar[str | None] = "primaryStorageUuid"
+
+    clusterUuid: ref("Cluster")
+    primaryStorageUuid: ref("PrimaryStorage")
+
+
+class DetachPrimaryStorageFromCluster(APIMessage):
+    service_id: ClassVar[str] = "storage.primary"
+    resource_field: ClassVar[str | None] = "primaryStorageUuid"
+
+    primaryStorageUuid: ref("PrimaryStorage")
+    clusterUuid: ref("Cluster")
+
+
+class QueryPrimaryStorage(APIQueryMessage):
+    inventory: ClassVar[str] = "PrimaryStorage"

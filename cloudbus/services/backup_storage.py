@@ -1,0 +1,290 @@
+"""Backup storage service (`storage.backup`): add, update, state, reconnect, zone attach, delete.
+
+Types: SimulatorBackupStorage (capacity as declared) and SftpBackupStorage (hostname,
+username, password — never shown —, sshPort; transport simulated, size reported by the
+driver: 1 TiB on the simulator).
+
+Backup storages are cascade roots. Deleting one runs the cascade with the context
+`{"backupStorageUuids": [...]}` so that the image service removes only the references to
+these storages (and drops images left without any). Zone deletion only detaches backup
+storages: their `backup_storage_zone_ref` rows go with the zone (ON DELETE CASCADE).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import case, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from cloudbus.apis.backup_storage import (
+    AddSftpBackupStorage,
+    AddSimulatorBackupStorage,
+    AttachBackupStorageToZone,
+    ChangeBackupStorageState,
+    DeleteBackupStorage,
+    DeleteImageFromBackupStorage,
+    DetachBackupStorageFromZone,
+    DownloadImageToBackupStorage,
+    ReconnectBackupStorage,
+    UpdateBackupStorage,
+    UpdateSftpBackupStorage,
+)
+from cloudbus.cascade.engine import cascade_delete
+from cloudbus.cascade.messages import CascadeStep
+from cloudbus.core import errors
+from cloudbus.core.ids import utcnow
+from cloudbus.core.messages import Event, Reply
+from cloudbus.core.service import handles
+from cloudbus.core.timeouts import bounded
+from cloudbus.inventory.backup_storage import BACKUP_STORAGE, backup_storage_zone_ref_table
+from cloudbus.inventory.declarations import Inventory
+from cloudbus.inventory.zone import ZONE
+from cloudbus.services.base import ResourceService
+from cloudbus.services.common import STATE_EVENTS, changes, load, new_row, set_fields
+
+DOWNLOAD = errors.register("BS.1000", "Unable to download the image to backup storage")
+ATTACH = errors.register("BS.1001", "Unable to attach backup storage to zone")
+DETACH = errors.register("BS.1002", "Unable to detach backup storage from zone")
+ALLOCATE = errors.register("BS.1003", "Unable to allocate backup storage")
+CONNECT = errors.register("BS.1500", "Unable to connect backup storage")
+
+zone_ref = backup_storage_zone_ref_table
+
+
+class BackupStorageService(ResourceService):
+    service_id = "storage.backup"
+    resource_types = ("BackupStorage",)
+
+    async def driver(self, bs: dict[str, Any], command: str, *args: Any) -> Any:
+        method = getattr(self.node.storage(bs["type"]), command)
+        what = f"backup storage command[{command}] on backup storage[uuid:{bs['uuid']}]"
+        return await bounded(method(bs, *args), self.node.driver_timeout, what)
+
+    # -- add -------------------------------------------------------------------------
+
+    @handles(AddSimulatorBackupStorage)
+    async def add_simulator(self, msg: AddSimulatorBackupStorage) -> dict[str, Any]:
+        available = msg.totalCapacity if msg.availableCapacity is None else msg.availableCapacity
+        if available > msg.totalCapacity:
+            raise errors.invalid_argument("availableCapacity cannot exceed totalCapacity")
+        return await self._add(
+            msg, "SimulatorBackupStorage", {"totalCapacity": msg.totalCapacity, "availableCapacity": available}
+        )
+
+    @handles(AddSftpBackupStorage)
+    async def add_sftp(self, msg: AddSftpBackupStorage) -> dict[str, Any]:
+        fields = {
+            "hostname": msg.hostname,
+            "username": msg.username,
+            "password": msg.password,
+            "sshPort": msg.sshPort,
+            "totalCapacity": 0,
+            "availableCapacity": 0,
+        }
+        return await self._add(msg, "SftpBackupStorage", fields)
+
+    async def _add(self, msg: Any, bs_type: str, fields: dict[str, Any]) -> dict[str, Any]:
+        uuid = msg.new_resource_uuid()
+        row = new_row(
+            uuid,
+            name=msg.name,
+            description=msg.description,
+            url=msg.url,
+            type=bs_type,
+            state="Enabled",
+            status="Connecting",
+            **fields,
+        )
+        async with self.db.tx() as conn:
+            await conn.execute(insert(BACKUP_STORAGE.table).values(row))
+        try:
+            return await self._connect(uuid)
+        except errors.CloudBusError as exc:
+            await self.delete_rows(BACKUP_STORAGE, [uuid])
+            raise errors.fail(CONNECT, exc.error.details, exc.error) from None
+
+    async def _connect(self, uuid: str) -> dict[str, Any]:
+        async with self.db.tx() as conn:
+            bs = await self._load_full(conn, uuid)
+            await set_fields(conn, BACKUP_STORAGE, uuid, status="Connecting")
+        try:
+            facts = await self.driver(bs, "connect")
+        except errors.CloudBusError:
+            async with self.db.tx() as conn:
+                await set_fields(conn, BACKUP_STORAGE, uuid, status="Disconnected")
+            await self._status_changed(bs, "Disconnected")
+            raise
+        async with self.db.tx() as conn:
+            bs = await self._load_full(conn, uuid)
+            used = bs["totalCapacity"] - bs["availableCapacity"]
+            await set_fields(
+                conn,
+                BACKUP_STORAGE,
+                uuid,
+                status="Connected",
+                totalCapacity=facts.totalCapacity,
+                availableCapacity=facts.totalCapacity - used,
+            )
+            connected = await load(conn, BACKUP_STORAGE, uuid)
+        await self._status_changed(bs, "Connected")
+        return connected
+
+    async def _load_full(self, conn: Any, uuid: str) -> dict[str, Any]:
+        """The row with its hidden fields (the driver needs the password)."""
+        row = (await conn.execute(select(BACKUP_STORAGE.table).where(BACKUP_STORAGE.key == uuid))).mappings().first()
+        if row is None:
+            raise errors.not_found(f"unable to find backup storage[uuid:{uuid}], it may have been deleted")
+        return dict(row)
+
+    async def _status_changed(self, bs: dict[str, Any], status: str) -> None:
+        data = {"backupStorageUuid": bs["uuid"], "oldStatus": bs["status"], "newStatus": status}
+        await self.bus.publish(Event(name="backupStorage.status.changed", data=data))
+
+    # -- update, state, reconnect ----------------------------------------------------
+
+    @handles(UpdateBackupStorage)
+    async def update(self, msg: UpdateBackupStorage) -> dict[str, Any]:
+        async with self.db.tx() as conn:
+            await load(conn, BACKUP_STORAGE, msg.uuid)
+            await set_fields(conn, BACKUP_STORAGE, msg.uuid, **changes(msg, "name", "description"))
+            return await load(conn, BACKUP_STORAGE, msg.uuid)
+
+    @handles(UpdateSftpBackupStorage)
+    async def update_sftp(self, msg: UpdateSftpBackupStorage) -> dict[str, Any]:
+        async with self.db.tx() as conn:
+            bs = await load(conn, BACKUP_STORAGE, msg.uuid)
+            if bs["type"] != "SftpBackupStorage":
+                raise errors.invalid_argument(f"backup storage[uuid:{msg.uuid}] is not an sftp backup storage")
+            fields = changes(msg, "name", "description", "hostname", "username", "password", "sshPort")
+            await set_fields(conn, BACKUP_STORAGE, msg.uuid, **fields)
+            return await load(conn, BACKUP_STORAGE, msg.uuid)
+
+    @handles(ChangeBackupStorageState)
+    async def change_state(self, msg: ChangeBackupStorageState) -> dict[str, Any]:
+        async with self.db.tx() as conn:
+            await load(conn, BACKUP_STORAGE, msg.uuid)
+            await set_fields(conn, BACKUP_STORAGE, msg.uuid, state=STATE_EVENTS[msg.stateEvent])
+            return await load(conn, BACKUP_STORAGE, msg.uuid)
+
+    @handles(ReconnectBackupStorage)
+    async def reconnect(self, msg: ReconnectBackupStorage) -> dict[str, Any]:
+        try:
+            return await self._connect(msg.uuid)
+        except errors.CloudBusError as exc:
+            raise errors.fail(CONNECT, exc.error.details, exc.error) from None
+
+    # -- zones -----------------------------------------------------------------------
+
+    @handles(AttachBackupStorageToZone)
+    async def attach(self, msg: AttachBackupStorageToZone) -> dict[str, Any]:
+        try:
+            async with self.db.tx() as conn:
+                await load(conn, BACKUP_STORAGE, msg.backupStorageUuid)
+                await load(conn, ZONE, msg.zoneUuid)
+                row = {"backupStorageUuid": msg.backupStorageUuid, "zoneUuid": msg.zoneUuid, "createDate": utcnow()}
+                await conn.execute(insert(zone_ref).values(row))
+        except IntegrityError:
+            raise errors.fail(
+                ATTACH,
+                f"backup storage[uuid:{msg.backupStorageUuid}] has been attached to zone[uuid:{msg.zoneUuid}]",
+            ) from None
+        async with self.db.read() as conn:
+            return await load(conn, BACKUP_STORAGE, msg.backupStorageUuid)
+
+    @handles(DetachBackupStorageFromZone)
+    async def detach(self, msg: DetachBackupStorageFromZone) -> dict[str, Any]:
+        async with self.db.tx() as conn:
+            await load(conn, BACKUP_STORAGE, msg.backupStorageUuid)
+            gone = await conn.execute(
+                delete(zone_ref).where(
+                    zone_ref.c.backupStorageUuid == msg.backupStorageUuid, zone_ref.c.zoneUuid == msg.zoneUuid
+                )
+            )
+            if gone.rowcount != 1:
+                raise errors.fail(
+                    DETACH,
+                    f"backup storage[uuid:{msg.backupStorageUuid}] has not been attached to zone[uuid:{msg.zoneUuid}]",
+                )
+            return await load(conn, BACKUP_STORAGE, msg.backupStorageUuid)
+
+    # -- images (internal) -------------------------------------------------------------
+
+    @handles(DownloadImageToBackupStorage, chain=False)
+    async def download(self, msg: DownloadImageToBackupStorage) -> Reply:
+        async with self.db.read() as conn:
+            bs = await self._load_full(conn, msg.backupStorageUuid)
+        if bs["state"] != "Enabled" or bs["status"] != "Connected":
+            raise errors.fail(
+                DOWNLOAD,
+                f"backup storage[uuid:{bs['uuid']}] is {bs['state']} and {bs['status']}: "
+                "images can only be added to an Enabled and Connected backup storage",
+            )
+        image = {"uuid": msg.imageUuid, "url": msg.url, "format": msg.format}
+        try:
+            result = await self.driver(bs, "download", image, msg.sizeHint)
+        except errors.CloudBusError as exc:
+            raise errors.fail(DOWNLOAD, exc.error.details, exc.error) from None
+        table = BACKUP_STORAGE.table
+        async with self.db.tx() as conn:
+            taken = await conn.execute(
+                update(table)
+                .where(table.c.uuid == bs["uuid"], table.c.availableCapacity >= result.size)
+                .values(availableCapacity=table.c.availableCapacity - result.size)
+            )
+        if taken.rowcount != 1:
+            await self._delete_bits(bs, result.installPath, force=True)
+            raise errors.fail(
+                DOWNLOAD, f"backup storage[uuid:{bs['uuid']}] has not {result.size} bytes available for the image"
+            )
+        return Reply(
+            installPath=result.installPath, size=result.size, actualSize=result.actualSize, md5Sum=result.md5Sum
+        )
+
+    async def _delete_bits(self, bs: dict[str, Any], path: str | None, *, force: bool) -> None:
+        if not path:
+            return
+        try:
+            await self.driver(bs, "delete_bits", path)
+        except errors.CloudBusError:
+            if not force:
+                raise
+
+    @handles(DeleteImageFromBackupStorage, chain=False)
+    async def delete_image(self, msg: DeleteImageFromBackupStorage) -> None:
+        async with self.db.read() as conn:
+            row = (
+                (await conn.execute(select(BACKUP_STORAGE.table).where(BACKUP_STORAGE.key == msg.backupStorageUuid)))
+                .mappings()
+                .first()
+            )
+        if row is None:
+            return  # the storage is gone, and the bits with it
+        await self._delete_bits(dict(row), msg.installPath, force=False)
+        table = BACKUP_STORAGE.table
+        grown = table.c.availableCapacity + msg.size
+        async with self.db.tx() as conn:
+            await conn.execute(
+                update(table)
+                .where(table.c.uuid == msg.backupStorageUuid)
+                .values(availableCapacity=case((grown > table.c.totalCapacity, table.c.totalCapacity), else_=grown))
+            )
+
+    # -- delete ----------------------------------------------------------------------
+
+    @handles(DeleteBackupStorage)
+    async def delete(self, msg: DeleteBackupStorage) -> None:
+        await cascade_delete(self.bus, "BackupStorage", [msg.uuid], msg.deleteMode, {"backupStorageUuids": [msg.uuid]})
+
+    async def on_delete(self, inv: Inventory, step: CascadeStep, *, force: bool) -> None:
+        async with self.db.read() as conn:
+            rows = (await conn.execute(select(inv.table).where(inv.key.in_(step.uuids)))).mappings().all()
+        for bs in rows:
+            try:
+                await self.driver(dict(bs), "delete")
+            except errors.CloudBusError:
+                if not force:
+                    raise
+        async with self.db.tx() as conn:
+            await conn.execute(delete(zone_ref).where(zone_ref.c.backupStorageUuid.in_(step.uuids)))
+            await conn.execute(delete(inv.table).where(inv.key.in_(step.uuids)))

@@ -1,0 +1,102 @@
+"""The storage driver interfaces (primary and backup storage).
+
+Every method may raise `CloudBusError`; the calling service wraps it in its API's own
+error code and bounds every call by `node.driver_timeout`. Arguments are inventories
+(plain dicts) so that drivers never touch the database.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class StorageFacts:
+    """What connecting to a storage tells us: its size (bytes) and where it is mounted."""
+
+    totalCapacity: int
+    totalPhysicalCapacity: int
+    availablePhysicalCapacity: int
+    mountPath: str | None = None
+
+
+@dataclass(frozen=True)
+class DownloadResult:
+    """An image copied onto a backup storage."""
+
+    installPath: str
+    size: int
+    actualSize: int
+    md5Sum: str | None = None
+
+
+@dataclass(frozen=True)
+class SnapshotResult:
+    installPath: str
+    size: int
+
+
+class PrimaryStorageDriver(abc.ABC):
+    @abc.abstractmethod
+    async def connect(self, ps: dict[str, Any]) -> StorageFacts:
+        """Reach the storage (mount, contact agents) and report its size.
+
+        For local storage the size is the sum of the hosts' disks: report 0 here and
+        answer `host_capacity` per host.
+        """
+
+    @abc.abstractmethod
+    async def host_capacity(self, ps: dict[str, Any], host: dict[str, Any]) -> StorageFacts:
+        """Local storage: the disk a host gives to `ps`."""
+
+    @abc.abstractmethod
+    async def attach(self, ps: dict[str, Any], cluster: dict[str, Any], hosts: list[dict[str, Any]]) -> None:
+        """Make `ps` usable from the hosts of `cluster` (e.g. mount NFS on each)."""
+
+    @abc.abstractmethod
+    async def detach(self, ps: dict[str, Any], cluster: dict[str, Any]) -> None: ...
+
+    @abc.abstractmethod
+    async def instantiate_volume(
+        self, ps: dict[str, Any], volume_uuid: str, size: int, host_uuid: str | None, image_uuid: str | None, fmt: str
+    ) -> str:
+        """Create a volume's bits (from an image for root volumes); returns its installPath."""
+
+    @abc.abstractmethod
+    async def delete_volume(
+        self, ps: dict[str, Any], volume_uuid: str, install_path: str | None, host_uuid: str | None
+    ) -> None: ...
+
+    @abc.abstractmethod
+    async def snapshot(
+        self,
+        ps: dict[str, Any],
+        command: str,
+        volume_uuid: str,
+        volume_path: str | None,
+        snapshot_uuid: str,
+        snapshot_path: str | None,
+    ) -> SnapshotResult | None:
+        """`command` in take|delete|revert; `take` answers the snapshot's path and size."""
+
+    @abc.abstractmethod
+    async def delete(self, ps: dict[str, Any]) -> None:
+        """Release the storage (unmount) when it is deleted."""
+
+
+class BackupStorageDriver(abc.ABC):
+    @abc.abstractmethod
+    async def connect(self, bs: dict[str, Any]) -> StorageFacts: ...
+
+    @abc.abstractmethod
+    async def download(self, bs: dict[str, Any], image: dict[str, Any], size_hint: int | None) -> DownloadResult:
+        """Copy `image["url"]` onto `bs`."""
+
+    @abc.abstractmethod
+    async def delete_bits(self, bs: dict[str, Any], install_path: str) -> None: ...
+
+    @abc.abstractmethod
+    async def delete(self, bs: dict[str, Any]) -> None:
+        """Release the storage when it is deleted."""

@@ -1,0 +1,127 @@
+"""Primary-storage capacity bookkeeping in atomic SQL.
+
+Every change is a single guarded UPDATE (`available = available - :x WHERE available >= :x`)
+checked by rowcount, never a read-modify-write across awaits, so reservations stay exact
+under concurrency on SQLite and PostgreSQL alike. Local storage keeps each host's share in
+`local_storage_host_ref`; a reservation there takes from the host's share AND the primary
+storage's totals in one transaction.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import case, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from cloudbus.core.ids import utcnow
+from cloudbus.inventory.primary_storage import local_storage_host_ref_table as host_ref
+from cloudbus.inventory.primary_storage import primary_storage_table as ps_table
+
+
+class NoRoom(Exception):
+    """Raised inside a transaction to roll back a half-made reservation."""
+
+
+async def reserve(conn: AsyncConnection, ps_uuid: str, size: int, host_uuid: str | None) -> None:
+    """Take `size` bytes; raises NoRoom (the caller's transaction then rolls back)."""
+    if host_uuid is not None:
+        taken = await conn.execute(
+            update(host_ref)
+            .where(
+                host_ref.c.primaryStorageUuid == ps_uuid,
+                host_ref.c.hostUuid == host_uuid,
+                host_ref.c.availableCapacity >= size,
+            )
+            .values(availableCapacity=host_ref.c.availableCapacity - size, lastOpDate=utcnow())
+        )
+        if taken.rowcount != 1:
+            raise NoRoom
+    taken = await conn.execute(
+        update(ps_table)
+        .where(ps_table.c.uuid == ps_uuid, ps_table.c.availableCapacity >= size)
+        .values(availableCapacity=ps_table.c.availableCapacity - size)
+    )
+    if taken.rowcount != 1:
+        raise NoRoom
+
+
+def _give_back(available: Any, total: Any, size: int) -> Any:
+    """`available + size`, never above `total` (a double return cannot inflate capacity)."""
+    return case((available + size > total, total), else_=available + size)
+
+
+async def give_back(conn: AsyncConnection, ps_uuid: str, size: int, host_uuid: str | None) -> None:
+    if host_uuid is not None:
+        returned = await conn.execute(
+            update(host_ref)
+            .where(host_ref.c.primaryStorageUuid == ps_uuid, host_ref.c.hostUuid == host_uuid)
+            .values(
+                availableCapacity=_give_back(host_ref.c.availableCapacity, host_ref.c.totalCapacity, size),
+                lastOpDate=utcnow(),
+            )
+        )
+        if returned.rowcount != 1:
+            return  # the host's share is gone, and what it held went with it
+    await conn.execute(
+        update(ps_table)
+        .where(ps_table.c.uuid == ps_uuid)
+        .values(availableCapacity=_give_back(ps_table.c.availableCapacity, ps_table.c.totalCapacity, size))
+    )
+
+
+async def add_host_share(
+    conn: AsyncConnection, ps_uuid: str, host_uuid: str, total: int, physical_total: int, physical_available: int
+) -> bool:
+    """Record a host's disk under local storage and add it to the totals; False if already there."""
+    now = utcnow()
+    try:
+        async with conn.begin_nested():
+            await conn.execute(
+                insert(host_ref).values(
+                    primaryStorageUuid=ps_uuid,
+                    hostUuid=host_uuid,
+                    totalCapacity=total,
+                    availableCapacity=total,
+                    totalPhysicalCapacity=physical_total,
+                    availablePhysicalCapacity=physical_available,
+                    createDate=now,
+                    lastOpDate=now,
+                )
+            )
+    except IntegrityError:
+        return False
+    await conn.execute(
+        update(ps_table)
+        .where(ps_table.c.uuid == ps_uuid)
+        .values(
+            totalCapacity=ps_table.c.totalCapacity + total,
+            availableCapacity=ps_table.c.availableCapacity + total,
+            totalPhysicalCapacity=ps_table.c.totalPhysicalCapacity + physical_total,
+            availablePhysicalCapacity=ps_table.c.availablePhysicalCapacity + physical_available,
+        )
+    )
+    return True
+
+
+async def remove_host_shares(conn: AsyncConnection, *conditions: Any) -> int:
+    """Drop the host shares matching `conditions`, taking each off its storage's totals."""
+    rows = (await conn.execute(select(host_ref).where(*conditions).with_for_update())).mappings().all()
+    for ref in rows:
+        await conn.execute(
+            update(ps_table)
+            .where(ps_table.c.uuid == ref["primaryStorageUuid"])
+            .values(
+                totalCapacity=ps_table.c.totalCapacity - ref["totalCapacity"],
+                availableCapacity=ps_table.c.availableCapacity - ref["availableCapacity"],
+                totalPhysicalCapacity=ps_table.c.totalPhysicalCapacity - ref["totalPhysicalCapacity"],
+                availablePhysicalCapacity=ps_table.c.availablePhysicalCapacity - ref["availablePhysicalCapacity"],
+            )
+        )
+        await conn.execute(
+            delete(host_ref).where(
+                host_ref.c.primaryStorageUuid == ref["primaryStorageUuid"], host_ref.c.hostUuid == ref["hostUuid"]
+            )
+        )
+    return len(rows)

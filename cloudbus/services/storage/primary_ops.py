@@ -1,0 +1,178 @@
+"""The primary-storage service's internal contracts (cloudbus/apis/internal/storage.py).
+
+AllocatePrimaryStorage / ReturnPrimaryStorageCapacity keep capacity exact under
+concurrency (see `capacity`); InstantiateVolume, DeleteVolumeBits and SnapshotCommand
+forward to the storage driver, bounded by the node's driver timeout.
+
+Local storage: a volume lives on one host, so AllocatePrimaryStorage and
+ReturnPrimaryStorageCapacity need `hostUuid` for it; the host's share is created on
+demand if the host joined an attached cluster after the attach.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from cloudbus.apis.internal.storage import (
+    NO_PRIMARY_STORAGE,
+    AllocatePrimaryStorage,
+    DeleteVolumeBits,
+    InstantiateVolume,
+    ReturnPrimaryStorageCapacity,
+    SnapshotCommand,
+)
+from cloudbus.core import errors
+from cloudbus.core.messages import Reply
+from cloudbus.core.service import handles
+from cloudbus.core.timeouts import bounded
+from cloudbus.inventory.host import HOST
+from cloudbus.inventory.primary_storage import PRIMARY_STORAGE
+from cloudbus.inventory.primary_storage import local_storage_host_ref_table as host_ref
+from cloudbus.inventory.primary_storage import primary_storage_cluster_ref_table as cluster_ref
+from cloudbus.services.common import load
+from cloudbus.services.storage import capacity
+
+LOCAL = "LocalStorage"
+SNAPSHOT_COMMANDS = ("take", "delete", "revert")
+
+
+class PrimaryStorageOps:
+    """Mixed into PrimaryStorageService (which provides db, bus, node)."""
+
+    db: Any
+    node: Any
+
+    async def driver(self, ps: dict[str, Any], command: str, *args: Any) -> Any:
+        """Run a storage driver command for `ps`, bounded by the node's driver timeout."""
+        method = getattr(self.node.storage(ps["type"]), command)
+        what = f"primary storage command[{command}] on primary storage[uuid:{ps['uuid']}]"
+        return await bounded(method(ps, *args), self.node.driver_timeout, what)
+
+    async def ensure_host_share(self, ps: dict[str, Any], host: dict[str, Any]) -> None:
+        """Give a Connected host of an attached cluster its share of a local primary storage."""
+        async with self.db.read() as conn:
+            exists = await conn.scalar(
+                select(host_ref.c.hostUuid).where(
+                    host_ref.c.primaryStorageUuid == ps["uuid"], host_ref.c.hostUuid == host["uuid"]
+                )
+            )
+        if exists is not None:
+            return
+        facts = await self.driver(ps, "host_capacity", host)
+        async with self.db.tx() as conn:
+            await capacity.add_host_share(
+                conn,
+                ps["uuid"],
+                host["uuid"],
+                facts.totalCapacity,
+                facts.totalPhysicalCapacity,
+                facts.availablePhysicalCapacity,
+            )
+
+    async def _candidates(self, msg: AllocatePrimaryStorage) -> list[dict[str, Any]]:
+        table = PRIMARY_STORAGE.table
+        query = (
+            select(table)
+            .where(
+                table.c.uuid.in_(
+                    select(cluster_ref.c.primaryStorageUuid).where(cluster_ref.c.clusterUuid == msg.clusterUuid)
+                ),
+                table.c.state == "Enabled",
+                table.c.status == "Connected",
+                table.c.availableCapacity >= msg.size,
+            )
+            .order_by(table.c.availableCapacity.desc(), table.c.uuid)
+        )
+        if msg.primaryStorageUuid is not None:
+            query = query.where(table.c.uuid == msg.primaryStorageUuid)
+        if msg.hostUuid is None:
+            query = query.where(table.c.type != LOCAL)
+        async with self.db.read() as conn:
+            return [dict(r) for r in (await conn.execute(query)).mappings().all()]
+
+    @handles(AllocatePrimaryStorage, chain=False)
+    async def allocate(self, msg: AllocatePrimaryStorage) -> Reply:
+        if msg.size < 0:
+            raise errors.invalid_argument(f"cannot allocate a negative size[{msg.size}]")
+        for ps in await self._candidates(msg):
+            host_uuid = msg.hostUuid if ps["type"] == LOCAL else None
+            if host_uuid is not None:
+                await self._ensure_share_for(ps, host_uuid, msg.clusterUuid)
+            try:
+                async with self.db.tx() as conn:
+                    await capacity.reserve(conn, ps["uuid"], msg.size, host_uuid)
+            except capacity.NoRoom:
+                continue
+            return Reply(primaryStorageUuid=ps["uuid"], hostUuid=host_uuid)
+        where = f"cluster[uuid:{msg.clusterUuid}]" + (f", host[uuid:{msg.hostUuid}]" if msg.hostUuid else "")
+        wanted = f"primary storage[uuid:{msg.primaryStorageUuid}]" if msg.primaryStorageUuid else "no primary storage"
+        raise errors.fail(
+            NO_PRIMARY_STORAGE,
+            f"{wanted} attached to {where} is Enabled, Connected and has {msg.size} bytes available",
+        )
+
+    async def _ensure_share_for(self, ps: dict[str, Any], host_uuid: str, cluster_uuid: str) -> None:
+        async with self.db.read() as conn:
+            host = await HOST.fetch_one(conn, host_uuid)
+        if host is None or host["clusterUuid"] != cluster_uuid or host["status"] != "Connected":
+            return
+        try:
+            await self.ensure_host_share(ps, host)
+        except errors.CloudBusError:
+            return  # the reservation below then finds no share and tries the next storage
+
+    @handles(ReturnPrimaryStorageCapacity, chain=False)
+    async def give_back(self, msg: ReturnPrimaryStorageCapacity) -> None:
+        if msg.size < 0:
+            raise errors.invalid_argument(f"cannot return a negative size[{msg.size}]")
+        async with self.db.tx() as conn:
+            ps = await PRIMARY_STORAGE.fetch_one(conn, msg.primaryStorageUuid)
+            if ps is None:
+                return  # deleted with everything it held
+            if ps["type"] == LOCAL and msg.hostUuid is None:
+                raise errors.invalid_argument(
+                    f"primary storage[uuid:{ps['uuid']}] is local storage: returning capacity needs the hostUuid"
+                )
+            await capacity.give_back(conn, ps["uuid"], msg.size, msg.hostUuid if ps["type"] == LOCAL else None)
+
+    async def _load_ps(self, uuid: str) -> dict[str, Any]:
+        async with self.db.read() as conn:
+            return await load(conn, PRIMARY_STORAGE, uuid)
+
+    @handles(InstantiateVolume, chain=False)
+    async def instantiate_volume(self, msg: InstantiateVolume) -> Reply:
+        ps = await self._load_ps(msg.primaryStorageUuid)
+        if ps["type"] == LOCAL and msg.hostUuid is None:
+            raise errors.invalid_argument(f"volume[uuid:{msg.volumeUuid}] on local storage needs a hostUuid")
+        path = await self.driver(
+            ps, "instantiate_volume", msg.volumeUuid, msg.size, msg.hostUuid, msg.imageUuid, msg.format
+        )
+        return Reply(installPath=path)
+
+    @handles(DeleteVolumeBits, chain=False)
+    async def delete_volume_bits(self, msg: DeleteVolumeBits) -> None:
+        async with self.db.read() as conn:
+            ps = await PRIMARY_STORAGE.fetch_one(conn, msg.primaryStorageUuid)
+        if ps is None:
+            return  # the bits went with the storage
+        await self.driver(ps, "delete_volume", msg.volumeUuid, msg.installPath, msg.hostUuid)
+
+    @handles(SnapshotCommand, chain=False)
+    async def snapshot_command(self, msg: SnapshotCommand) -> Reply:
+        if msg.command not in SNAPSHOT_COMMANDS:
+            raise errors.invalid_argument(f"snapshot command[{msg.command}] is not one of {list(SNAPSHOT_COMMANDS)}")
+        ps = await self._load_ps(msg.primaryStorageUuid)
+        result = await self.driver(
+            ps,
+            "snapshot",
+            msg.command,
+            msg.volumeUuid,
+            msg.volumeInstallPath,
+            msg.snapshotUuid,
+            msg.snapshotInstallPath,
+        )
+        if result is None:
+            return Reply()
+        return Reply(installPath=result.installPath, size=result.size)

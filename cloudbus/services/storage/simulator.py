@@ -1,0 +1,233 @@
+"""Simulated primary and backup storage: nothing leaves memory.
+
+Like the simulator hypervisor, each driver records every command it is given
+(`driver.commands`) and can be told to fail or delay a named command, for one storage
+(or host, for per-host commands) or all, once or always:
+
+    ps = cloud.node.storage("NFS")                 # one instance serves every primary type
+    ps.fail("attach", uuid=ps_uuid)                # next attach of that storage fails
+    bs = cloud.node.storage("SimulatorBackupStorage")
+    bs.fail("download", times=None)                # every download fails
+
+Simulated sizes (documented defaults, adjustable on the driver):
+- `DEFAULT_CAPACITY` (1 TiB): an NFS share, an sftp backup storage, and each host's disk
+  under local storage (`host_disk[hostUuid]` overrides one host);
+- a simulator primary/backup storage reports what it was added with;
+- an image is `DEFAULT_IMAGE_SIZE` (1 GiB) unless AddImage carries `size::<bytes>`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from cloudbus.core import errors
+from cloudbus.services.storage.base import (
+    BackupStorageDriver,
+    DownloadResult,
+    PrimaryStorageDriver,
+    SnapshotResult,
+    StorageFacts,
+)
+
+TiB = 1 << 40
+GiB = 1 << 30
+DEFAULT_CAPACITY = TiB
+DEFAULT_IMAGE_SIZE = GiB
+
+
+@dataclass
+class Fault:
+    command: str
+    uuid: str | None
+    times: int | None  # None = forever
+    details: str | None = None
+    delay: float = 0.0
+
+
+@dataclass
+class Command:
+    command: str
+    uuid: str
+    args: dict[str, Any] = field(default_factory=dict)
+    started: float = field(default_factory=time.monotonic)
+    finished: float | None = None
+
+
+class Recorder:
+    """Command log and fault injection shared by the storage simulators."""
+
+    kind = "storage"
+
+    def __init__(self) -> None:
+        self.commands: list[Command] = []
+        self.faults: list[Fault] = []
+
+    def fail(self, command: str, *, uuid: str | None = None, times: int | None = 1, details: str | None = None) -> None:
+        self.faults.append(Fault(command, uuid, times, details or f"simulated failure of command[{command}]"))
+
+    def delay(self, command: str, seconds: float, *, uuid: str | None = None, times: int | None = 1) -> None:
+        self.faults.append(Fault(command, uuid, times, None, seconds))
+
+    def clear(self) -> None:
+        self.faults.clear()
+        self.commands.clear()
+
+    def issued(self, command: str, uuid: str | None = None) -> list[Command]:
+        return [c for c in self.commands if c.command == command and (uuid is None or c.uuid == uuid)]
+
+    async def _run(self, command: str, uuid: str, *, also: str | None = None, **args: Any) -> None:
+        """Record `command` on `uuid`; a fault set for `uuid` or for `also` (e.g. the host) applies."""
+        record = Command(command, uuid, args)
+        self.commands.append(record)
+        try:
+            await self._apply_faults(command, uuid, also)
+        finally:
+            record.finished = time.monotonic()
+
+    async def _apply_faults(self, command: str, uuid: str, also: str | None) -> None:
+        for fault in list(self.faults):
+            if fault.command != command or fault.uuid not in (None, uuid, also):
+                continue
+            if fault.times is not None:
+                fault.times -= 1
+                if fault.times <= 0:
+                    self.faults.remove(fault)
+            if fault.delay:
+                await asyncio.sleep(fault.delay)
+            if fault.details is not None:
+                about = f" (resource[uuid:{also}])" if also else ""
+                raise errors.operation_error(f"{fault.details} on {self.kind}[uuid:{uuid}]{about}")
+
+
+class SimulatorPrimaryStorageDriver(Recorder, PrimaryStorageDriver):
+    """Serves SimulatorPrimaryStorage, LocalStorage and NFS with their path conventions."""
+
+    kind = "primary storage"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.default_capacity = DEFAULT_CAPACITY
+        self.host_disk: dict[str, int] = {}
+        self.snapshot_size = 0
+
+    async def connect(self, ps: dict[str, Any]) -> StorageFacts:
+        await self._run("connect", ps["uuid"], type=ps["type"], url=ps["url"])
+        if ps["type"] == "SimulatorPrimaryStorage":
+            return StorageFacts(
+                ps["totalCapacity"], ps["totalPhysicalCapacity"], ps["availablePhysicalCapacity"], ps["url"]
+            )
+        if ps["type"] == "LocalStorage":
+            return StorageFacts(0, 0, 0, ps["url"])
+        size = self.default_capacity
+        return StorageFacts(size, size, size, f"/opt/zstack/nfsprimarystorage/prim-{ps['uuid']}")
+
+    async def host_capacity(self, ps: dict[str, Any], host: dict[str, Any]) -> StorageFacts:
+        await self._run("hostCapacity", ps["uuid"], also=host["uuid"], hostUuid=host["uuid"])
+        size = self.host_disk.get(host["uuid"], self.default_capacity)
+        return StorageFacts(size, size, size)
+
+    async def attach(self, ps: dict[str, Any], cluster: dict[str, Any], hosts: list[dict[str, Any]]) -> None:
+        await self._run(
+            "attach",
+            ps["uuid"],
+            also=cluster["uuid"],
+            clusterUuid=cluster["uuid"],
+            hostUuids=[h["uuid"] for h in hosts],
+        )
+
+    async def detach(self, ps: dict[str, Any], cluster: dict[str, Any]) -> None:
+        await self._run("detach", ps["uuid"], also=cluster["uuid"], clusterUuid=cluster["uuid"])
+
+    @staticmethod
+    def _base(ps: dict[str, Any]) -> str:
+        return (ps.get("mountPath") or ps["url"]).rstrip("/")
+
+    async def instantiate_volume(
+        self, ps: dict[str, Any], volume_uuid: str, size: int, host_uuid: str | None, image_uuid: str | None, fmt: str
+    ) -> str:
+        await self._run(
+            "instantiateVolume",
+            ps["uuid"],
+            also=volume_uuid,
+            volumeUuid=volume_uuid,
+            size=size,
+            hostUuid=host_uuid,
+            imageUuid=image_uuid,
+            format=fmt,
+        )
+        return f"{self._base(ps)}/volumes/{volume_uuid}.{fmt}"
+
+    async def delete_volume(
+        self, ps: dict[str, Any], volume_uuid: str, install_path: str | None, host_uuid: str | None
+    ) -> None:
+        await self._run(
+            "deleteVolume",
+            ps["uuid"],
+            also=volume_uuid,
+            volumeUuid=volume_uuid,
+            installPath=install_path,
+            hostUuid=host_uuid,
+        )
+
+    async def snapshot(
+        self,
+        ps: dict[str, Any],
+        command: str,
+        volume_uuid: str,
+        volume_path: str | None,
+        snapshot_uuid: str,
+        snapshot_path: str | None,
+    ) -> SnapshotResult | None:
+        await self._run(
+            f"{command}Snapshot",
+            ps["uuid"],
+            also=volume_uuid,
+            volumeUuid=volume_uuid,
+            volumeInstallPath=volume_path,
+            snapshotUuid=snapshot_uuid,
+            snapshotInstallPath=snapshot_path,
+        )
+        if command != "take":
+            return None
+        return SnapshotResult(f"{self._base(ps)}/snapshots/{volume_uuid}/{snapshot_uuid}.qcow2", self.snapshot_size)
+
+    async def delete(self, ps: dict[str, Any]) -> None:
+        await self._run("delete", ps["uuid"])
+
+
+class SimulatorBackupStorageDriver(Recorder, BackupStorageDriver):
+    """Serves SimulatorBackupStorage and SftpBackupStorage (sftp transport simulated)."""
+
+    kind = "backup storage"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.default_capacity = DEFAULT_CAPACITY
+        self.default_image_size = DEFAULT_IMAGE_SIZE
+
+    async def connect(self, bs: dict[str, Any]) -> StorageFacts:
+        if bs["type"] == "SftpBackupStorage":
+            await self._run(
+                "connect", bs["uuid"], hostname=bs["hostname"], username=bs["username"], sshPort=bs["sshPort"]
+            )
+            size = self.default_capacity
+        else:
+            await self._run("connect", bs["uuid"])
+            size = bs["totalCapacity"]
+        return StorageFacts(size, size, size)
+
+    async def download(self, bs: dict[str, Any], image: dict[str, Any], size_hint: int | None) -> DownloadResult:
+        await self._run("download", bs["uuid"], also=image["uuid"], imageUuid=image["uuid"], url=image["url"])
+        size = self.default_image_size if size_hint is None else size_hint
+        path = f"{bs['url'].rstrip('/')}/images/{image['uuid']}.{image['format']}"
+        return DownloadResult(path, size, size, hashlib.md5(image["url"].encode()).hexdigest())
+
+    async def delete_bits(self, bs: dict[str, Any], install_path: str) -> None:
+        await self._run("deleteBits", bs["uuid"], installPath=install_path)
+
+    async def delete(self, bs: dict[str, Any]) -> None:
+        await self._run("delete", bs["uuid"])
