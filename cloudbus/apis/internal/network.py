@@ -17,6 +17,8 @@ class AllocateIp(Message):
 
     Exact under concurrency (a unique (l3NetworkUuid, ip) row). Reply: `usedIpUuid`, `ip`,
     `netmask`, `gateway`, `ipRangeUuid`, `ipVersion`. Fails with L3.1000 when none is free.
+    The IP is picked at random among the free ones (ZStack's default RandomIpAllocatorStrategy),
+    from `ipRangeUuid` only when given.
     """
 
     service_id: ClassVar[str] = "network.l3"
@@ -25,9 +27,13 @@ class AllocateIp(Message):
     requiredIp: str | None = None
     usedFor: str = "VmNic"
     vmNicUuid: str | None = None
+    ipRangeUuid: str | None = None
 
 
 class ReturnIp(Message):
+    """Free used IPs (idempotent): by uuid, and/or every IP recorded for `vmNicUuids`."""
+
     service_id: ClassVar[str] = "network.l3"
 
     usedIpUuids: list[str] = Field(default_factory=list)
+    vmNicUuids: list[str] = Field(default_factory=list)
