@@ -13,6 +13,9 @@ class CreateVmVolume(Message):
     """Create (row + bits on `primaryStorageUuid`) a Root or Data volume of a VM.
 
     Reply: `inventory` (the VolumeInventory, status Ready, attached to the VM).
+    No capacity is reserved here (the VM flow reserved it); from success on the volume
+    owns `size` bytes of it, returned by ExpungeVolumes. On failure nothing is left and
+    nothing is returned (the caller still owns its reservation).
     """
 
     service_id: ClassVar[str] = "volume"
@@ -33,16 +36,22 @@ class ExpungeVolumes(Message):
     """Remove volumes and their bits and snapshots (VM creation rollback, VM expunge).
 
     `keepBits=True` only drops the rows (the DBOnly policy of a deleted primary storage).
+    An instantiated volume holds primary-storage capacity for its `size` (CreateVmVolume
+    hands the VM flow's reservation over to the volume); expunging returns it unless
+    `returnCapacity=False`. Reply: `volumeUuids` (those removed).
     """
 
     service_id: ClassVar[str] = "volume"
 
     volumeUuids: list[str] = Field(default_factory=list)
     keepBits: bool = False
+    returnCapacity: bool = True
 
 
 class DetachVmVolumes(Message):
-    """Detach every data volume of a VM (VM expunge keeps data volumes)."""
+    """Detach every data volume of a VM (VM expunge keeps data volumes), rows only.
+
+    Reply: `volumeUuids` (those detached)."""
 
     service_id: ClassVar[str] = "volume"
 
