@@ -13,15 +13,17 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from cloudbus.apis.host import AddSimulatorHost, ChangeHostState, DeleteHost, ReconnectHost, UpdateHost
+from cloudbus.apis.internal.host import AllocateHost, HypervisorCommand, ReturnHostCapacity
 from cloudbus.cascade.engine import cascade_delete
 from cloudbus.cascade.messages import CascadeStep
 from cloudbus.core import errors
-from cloudbus.core.messages import Event
+from cloudbus.core.messages import Event, Reply
 from cloudbus.core.service import handles
 from cloudbus.core.timeouts import bounded
 from cloudbus.inventory.cluster import CLUSTER
 from cloudbus.inventory.declarations import Inventory
 from cloudbus.inventory.host import HOST
+from cloudbus.services import host_allocator
 from cloudbus.services.base import ResourceService
 from cloudbus.services.common import changes, load, new_row, set_fields
 from cloudbus.services.hypervisors.base import HostFacts
@@ -131,6 +133,27 @@ class HostService(ResourceService):
                 data={"hostUuid": host["uuid"], "oldStatus": host["status"], "newStatus": status},
             )
         )
+
+    # Internal contracts for VM placement (cloudbus/apis/internal/host.py); logic in host_allocator.
+
+    @handles(AllocateHost, chain=False)
+    async def allocate_host(self, msg: AllocateHost) -> Reply:
+        return Reply(**await host_allocator.allocate(self.db, msg))
+
+    @handles(ReturnHostCapacity, chain=False)
+    async def return_capacity(self, msg: ReturnHostCapacity) -> None:
+        await host_allocator.give_back(self.db, msg.hostUuid, msg.cpuNum, msg.memorySize)
+
+    @handles(HypervisorCommand, chain=False)
+    async def hypervisor_command(self, msg: HypervisorCommand) -> Reply:
+        async with self.db.read() as conn:
+            host = await load(conn, HOST, msg.hostUuid)
+        driver = self.node.hypervisor(host["hypervisorType"])
+        what = f"hypervisor command[{msg.command}] of vm[uuid:{msg.vmInstanceUuid}] on host[uuid:{host['uuid']}]"
+        result = await bounded(
+            driver.vm_command(msg.command, host, msg.vmInstanceUuid, msg.args), self.node.driver_timeout, what
+        )
+        return Reply(result=result)
 
     @handles(UpdateHost)
     async def update(self, msg: UpdateHost) -> dict[str, Any]:

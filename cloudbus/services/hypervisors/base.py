@@ -10,6 +10,27 @@ import abc
 from dataclasses import dataclass
 from typing import Any
 
+from cloudbus.core import errors
+
+UNSUPPORTED = errors.register("SYS.1014", "The resource lacks the capability or the operation is not supported")
+
+# VM-level commands a driver may be given through the host service's HypervisorCommand.
+VM_COMMANDS = frozenset(
+    {
+        "startVm",
+        "stopVm",
+        "rebootVm",
+        "pauseVm",
+        "resumeVm",
+        "destroyVm",
+        "migrateVm",
+        "attachVolume",
+        "detachVolume",
+        "attachNic",
+        "detachNic",
+    }
+)
+
 
 @dataclass(frozen=True)
 class HostFacts:
@@ -40,3 +61,13 @@ class HypervisorDriver(abc.ABC):
     @abc.abstractmethod
     async def delete(self, host: dict[str, Any]) -> None:
         """Release the host (disconnect its agent)."""
+
+    async def vm_command(self, command: str, host: dict[str, Any], vm_uuid: str | None, args: dict[str, Any]) -> Any:
+        """Run VM command `command` (one of VM_COMMANDS) on `host`; returns the driver's JSON result.
+
+        Drivers implement the commands as methods of the same name taking (host, vm_uuid, args).
+        """
+        method = getattr(self, command, None) if command in VM_COMMANDS else None
+        if method is None:
+            raise errors.fail(UNSUPPORTED, f"hypervisor[{self.hypervisor_type}] does not support command[{command}]")
+        return await method(host, vm_uuid, args)

@@ -5,6 +5,10 @@ delay a named command, for one host or all, once or always:
 
     sim.fail("connect", uuid=host_uuid)             # next connect of that host fails
     sim.delay("prepareDelete", 2.0, times=None)     # every prepareDelete takes 2 s
+    sim.fail("startVm", uuid=vm_uuid)               # VM commands match the VM's or the host's uuid
+
+VM commands (startVm, stopVm, migrateVm ...) are recorded with the VM's uuid and the
+host's uuid in `args["hostUuid"]`; `sim.vms` maps each VM the simulator runs to its host.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ class SimulatorDriver(HypervisorDriver):
     def __init__(self) -> None:
         self.commands: list[Command] = []
         self.faults: list[Fault] = []
+        self.vms: dict[str, str] = {}  # running (or paused) VM uuid -> host uuid
 
     def fail(self, command: str, *, uuid: str | None = None, times: int | None = 1, details: str | None = None) -> None:
         self.faults.append(Fault(command, uuid, times, details or f"simulated failure of command[{command}]"))
@@ -64,9 +69,9 @@ class SimulatorDriver(HypervisorDriver):
         finally:
             record.finished = time.monotonic()
 
-    async def _apply_faults(self, command: str, uuid: str) -> None:
+    async def _apply_faults(self, command: str, uuid: str, also: str | None = None) -> None:
         for fault in list(self.faults):
-            if fault.command != command or fault.uuid not in (None, uuid):
+            if fault.command != command or fault.uuid not in (None, uuid, also):
                 continue
             if fault.times is not None:
                 fault.times -= 1
@@ -91,3 +96,62 @@ class SimulatorDriver(HypervisorDriver):
 
     async def delete(self, host: dict[str, Any]) -> None:
         await self._run("delete", host["uuid"])
+
+    # VM commands: recorded under the VM's uuid, failable by VM or host uuid.
+
+    async def _vm(self, command: str, host: dict[str, Any], vm_uuid: str | None, args: dict[str, Any]) -> None:
+        uuid = vm_uuid or host["uuid"]
+        record = Command(command, uuid, {"hostUuid": host["uuid"], **args})
+        self.commands.append(record)
+        try:
+            await self._apply_faults(command, uuid, host["uuid"])
+        finally:
+            record.finished = time.monotonic()
+
+    async def startVm(self, host: dict[str, Any], vm_uuid: str, args: dict[str, Any]) -> dict[str, Any]:
+        await self._vm("startVm", host, vm_uuid, args)
+        self.vms[vm_uuid] = host["uuid"]
+        return {}
+
+    async def stopVm(self, host: dict[str, Any], vm_uuid: str, args: dict[str, Any]) -> dict[str, Any]:
+        await self._vm("stopVm", host, vm_uuid, args)
+        self.vms.pop(vm_uuid, None)
+        return {}
+
+    async def rebootVm(self, host: dict[str, Any], vm_uuid: str, args: dict[str, Any]) -> dict[str, Any]:
+        await self._vm("rebootVm", host, vm_uuid, args)
+        return {}
+
+    async def pauseVm(self, host: dict[str, Any], vm_uuid: str, args: dict[str, Any]) -> dict[str, Any]:
+        await self._vm("pauseVm", host, vm_uuid, args)
+        return {}
+
+    async def resumeVm(self, host: dict[str, Any], vm_uuid: str, args: dict[str, Any]) -> dict[str, Any]:
+        await self._vm("resumeVm", host, vm_uuid, args)
+        return {}
+
+    async def destroyVm(self, host: dict[str, Any], vm_uuid: str, args: dict[str, Any]) -> dict[str, Any]:
+        await self._vm("destroyVm", host, vm_uuid, args)
+        self.vms.pop(vm_uuid, None)
+        return {}
+
+    async def migrateVm(self, host: dict[str, Any], vm_uuid: str, args: dict[str, Any]) -> dict[str, Any]:
+        await self._vm("migrateVm", host, vm_uuid, args)
+        self.vms[vm_uuid] = args.get("destHostUuid", host["uuid"])
+        return {}
+
+    async def attachVolume(self, host: dict[str, Any], vm_uuid: str, args: dict[str, Any]) -> dict[str, Any]:
+        await self._vm("attachVolume", host, vm_uuid, args)
+        return {}
+
+    async def detachVolume(self, host: dict[str, Any], vm_uuid: str, args: dict[str, Any]) -> dict[str, Any]:
+        await self._vm("detachVolume", host, vm_uuid, args)
+        return {}
+
+    async def attachNic(self, host: dict[str, Any], vm_uuid: str, args: dict[str, Any]) -> dict[str, Any]:
+        await self._vm("attachNic", host, vm_uuid, args)
+        return {}
+
+    async def detachNic(self, host: dict[str, Any], vm_uuid: str, args: dict[str, Any]) -> dict[str, Any]:
+        await self._vm("detachNic", host, vm_uuid, args)
+        return {}

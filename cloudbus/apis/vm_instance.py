@@ -1,0 +1,135 @@
+"""VM instance and nic APIs (reference 2.6)."""
+
+from typing import ClassVar, Literal
+
+from pydantic import Field
+
+from cloudbus.core.messages import (
+    APICreateMessage,
+    APIDeleteMessage,
+    APIMessage,
+    APIQueryMessage,
+    Description,
+    Name,
+    Uuid,
+    ref,
+    ref_list,
+)
+
+SERVICE = "vmInstance"
+Strategy = Literal["InstantStart", "JustCreate", "CreateStopped"]
+
+
+class CreateVmInstance(APICreateMessage):
+    service_id: ClassVar[str] = SERVICE
+
+    name: Name
+    instanceOfferingUuid: ref("InstanceOffering") | None = None
+    cpuNum: int | None = Field(default=None, ge=1, le=1024)
+    memorySize: int | None = Field(default=None, ge=1)
+    imageUuid: ref("Image")
+    l3NetworkUuids: ref_list("L3Network") = Field(min_length=1)
+    defaultL3NetworkUuid: Uuid | None = None
+    type: Literal["UserVm"] = "UserVm"
+    dataDiskOfferingUuids: ref_list("DiskOffering") | None = None
+    zoneUuid: ref("Zone") | None = None
+    clusterUuid: ref("Cluster") | None = None
+    hostUuid: ref("Host") | None = None
+    strategy: Strategy = "InstantStart"
+    platform: str | None = Field(default=None, max_length=255)
+    guestOsType: str | None = Field(default=None, max_length=255)
+    architecture: str | None = Field(default=None, max_length=32)
+    description: Description | None = None
+
+
+class _VmMessage(APIMessage):
+    service_id: ClassVar[str] = SERVICE
+    resource_field: ClassVar[str | None] = "uuid"
+
+    uuid: ref("VmInstance")
+
+
+class StartVmInstance(_VmMessage):
+    clusterUuid: ref("Cluster") | None = None
+    hostUuid: ref("Host") | None = None
+
+
+class StopVmInstance(_VmMessage):
+    type: Literal["grace", "cold"] = "grace"
+    stopHA: bool = False
+
+
+class RebootVmInstance(_VmMessage):
+    pass
+
+
+class PauseVmInstance(_VmMessage):
+    pass
+
+
+class ResumeVmInstance(_VmMessage):
+    pass
+
+
+class RecoverVmInstance(_VmMessage):
+    pass
+
+
+class ExpungeVmInstance(_VmMessage):
+    pass
+
+
+class DestroyVmInstance(APIDeleteMessage):
+    service_id: ClassVar[str] = SERVICE
+
+    uuid: ref("VmInstance", missing_ok=True)
+
+
+class UpdateVmInstance(_VmMessage):
+    name: Name | None = None
+    description: Description | None = None
+    state: Literal["Stopped", "Running"] | None = None
+    defaultL3NetworkUuid: ref("L3Network") | None = None
+    platform: str | None = Field(default=None, max_length=255)
+    guestOsType: str | None = Field(default=None, max_length=255)
+    cpuNum: int | None = Field(default=None, ge=1, le=1024)
+    memorySize: int | None = Field(default=None, ge=1)
+
+
+class _VmByInstanceUuid(APIMessage):
+    service_id: ClassVar[str] = SERVICE
+    resource_field: ClassVar[str | None] = "vmInstanceUuid"
+
+    vmInstanceUuid: ref("VmInstance")
+
+
+class MigrateVm(_VmByInstanceUuid):
+    hostUuid: ref("Host") | None = None
+
+
+class GetVmMigrationCandidateHosts(_VmByInstanceUuid):
+    pass
+
+
+class ChangeInstanceOffering(_VmByInstanceUuid):
+    instanceOfferingUuid: ref("InstanceOffering")
+
+
+class AttachL3NetworkToVm(_VmByInstanceUuid):
+    l3NetworkUuid: ref("L3Network")
+    staticIp: str | None = Field(default=None, max_length=64)
+    driverType: str | None = Field(default=None, max_length=64)
+
+
+class DetachL3NetworkFromVm(APIMessage):
+    service_id: ClassVar[str] = SERVICE
+
+    vmNicUuid: ref("VmNic")
+
+
+class QueryVmInstance(APIQueryMessage):
+    inventory: ClassVar[str] = "VmInstance"
+
+
+class QueryVmNic(APIQueryMessage):
+    inventory: ClassVar[str] = "VmNic"

@@ -1,0 +1,155 @@
+"""Host side of VM placement: pick and reserve hosts, give capacity back, run VM commands.
+
+Used by the host service's thin handlers of AllocateHost / ReturnHostCapacity /
+HypervisorCommand (cloudbus/apis/internal/host.py). Reading the network and storage
+tables here is read-only SQL for the candidate search, as allowed for allocation.
+
+Exactness under concurrency comes from one conditional UPDATE per try
+(`... WHERE availableCpuCapacity >= :cpu AND availableMemoryCapacity >= :mem`): two
+callers racing for the last slot of a host cannot both succeed, and nothing serialises
+allocations on a shared key, so creations on different hosts run in parallel.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from sqlalchemy import Select, case, exists, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from cloudbus import inventory
+from cloudbus.apis.internal.host import NO_AVAILABLE_HOST, AllocateHost
+from cloudbus.core import errors
+from cloudbus.core.db import Database
+from cloudbus.inventory.cluster import CLUSTER
+from cloudbus.inventory.host import HOST
+
+
+def _attached_clusters(resource: str) -> tuple[Any, Any, Any]:
+    """(ref table, resource column, cluster column) of `resource`'s attachedClusterUuids."""
+    spec = inventory.get(resource).list_fields["attachedClusterUuids"]
+    return spec.table, spec.table.c[spec.key_col], spec.table.c[spec.value_col]
+
+
+def candidate_query(msg: AllocateHost, l2_uuids: list[str]) -> Select[Any]:
+    """Hosts that could take the VM now: the placement rules of AllocateHost, as one SELECT."""
+    h, c = HOST.table, CLUSTER.table
+    query = (
+        select(h.c.uuid, h.c.clusterUuid, h.c.zoneUuid)
+        .select_from(h.join(c, c.c.uuid == h.c.clusterUuid))
+        .where(
+            h.c.state == "Enabled",
+            h.c.status == "Connected",
+            c.c.state == "Enabled",
+            h.c.availableCpuCapacity >= msg.cpuNum,
+            h.c.availableMemoryCapacity >= msg.memorySize,
+        )
+    )
+    if msg.zoneUuid:
+        query = query.where(h.c.zoneUuid == msg.zoneUuid)
+    if msg.clusterUuid:
+        query = query.where(h.c.clusterUuid == msg.clusterUuid)
+    if msg.hostUuid:
+        query = query.where(h.c.uuid == msg.hostUuid)
+    if msg.excludeHostUuids:
+        query = query.where(h.c.uuid.not_in(msg.excludeHostUuids))
+    if l2_uuids:
+        l2_ref, l2_col, l2_cluster = _attached_clusters("L2Network")
+        for l2 in l2_uuids:
+            query = query.where(exists().where(l2_cluster == h.c.clusterUuid, l2_col == l2).select_from(l2_ref))
+    ps = inventory.get("PrimaryStorage").table
+    ps_ref, ps_col, ps_cluster = _attached_clusters("PrimaryStorage")
+    ps_ok = [
+        ps_cluster == h.c.clusterUuid,
+        ps.c.state == "Enabled",
+        ps.c.status == "Connected",
+        ps.c.availableCapacity >= msg.diskSize,
+    ]
+    if msg.primaryStorageUuids:
+        ps_ok.append(ps.c.uuid.in_(msg.primaryStorageUuids))
+    return query.where(exists().where(*ps_ok).select_from(ps_ref.join(ps, ps.c.uuid == ps_col)))
+
+
+async def _l2_of(conn: AsyncConnection, l3_uuids: list[str]) -> list[str]:
+    if not l3_uuids:
+        return []
+    l3 = inventory.get("L3Network").table
+    rows = await conn.execute(select(l3.c.uuid, l3.c.l2NetworkUuid).where(l3.c.uuid.in_(l3_uuids)))
+    found = {row[0]: row[1] for row in rows}
+    missing = [u for u in l3_uuids if u not in found]
+    if missing:
+        raise errors.fail(NO_AVAILABLE_HOST, f"l3Network[uuid:{missing[0]}] not found")
+    return sorted(set(found.values()))
+
+
+async def candidates(db: Database, msg: AllocateHost) -> list[tuple[str, str, str]]:
+    """(hostUuid, clusterUuid, zoneUuid) of every fitting host, in random order (spreads load and races)."""
+    async with db.read() as conn:
+        l2_uuids = await _l2_of(conn, msg.l3NetworkUuids)
+        rows = [tuple(r) for r in await conn.execute(candidate_query(msg, l2_uuids).order_by(HOST.key))]
+    random.shuffle(rows)
+    return rows
+
+
+async def reserve(db: Database, host_uuid: str, cpu: int, memory: int) -> bool:
+    """Take `cpu`/`memory` from one host if it still has them (and is still usable)."""
+    h = HOST.table
+    async with db.tx() as conn:
+        result = await conn.execute(
+            update(h)
+            .where(
+                h.c.uuid == host_uuid,
+                h.c.state == "Enabled",
+                h.c.status == "Connected",
+                h.c.availableCpuCapacity >= cpu,
+                h.c.availableMemoryCapacity >= memory,
+            )
+            .values(
+                availableCpuCapacity=h.c.availableCpuCapacity - cpu,
+                availableMemoryCapacity=h.c.availableMemoryCapacity - memory,
+            )
+        )
+        return result.rowcount == 1
+
+
+async def allocate(db: Database, msg: AllocateHost) -> dict[str, Any]:
+    """Reserve on the first candidate that still fits; HOST_ALLOCATION.1000 if none does."""
+    found = await candidates(db, msg)
+    if msg.dryRun:
+        return {"hostUuids": sorted(row[0] for row in found)}
+    for host_uuid, cluster_uuid, zone_uuid in found:
+        if await reserve(db, host_uuid, msg.cpuNum, msg.memorySize):
+            return {"hostUuid": host_uuid, "clusterUuid": cluster_uuid, "zoneUuid": zone_uuid}
+    raise errors.fail(
+        NO_AVAILABLE_HOST,
+        f"no available host found for cpuNum[{msg.cpuNum}] memorySize[{msg.memorySize}]"
+        f"{_hints(msg)}: no Enabled and Connected host with enough capacity is attached to the "
+        "requested networks and to a primary storage with enough space",
+    )
+
+
+def _hints(msg: AllocateHost) -> str:
+    given = {k: getattr(msg, k) for k in ("zoneUuid", "clusterUuid", "hostUuid") if getattr(msg, k)}
+    return "".join(f" {k}[{v}]" for k, v in given.items())
+
+
+async def give_back(db: Database, host_uuid: str, cpu: int, memory: int) -> None:
+    """Return capacity, never above the host's totals (the host may have been reconnected smaller)."""
+    h = HOST.table
+    new_cpu = h.c.availableCpuCapacity + cpu
+    new_memory = h.c.availableMemoryCapacity + memory
+    async with db.tx() as conn:
+        await conn.execute(
+            update(h)
+            .where(h.c.uuid == host_uuid)
+            .values(
+                availableCpuCapacity=case((new_cpu > h.c.totalCpuCapacity, h.c.totalCpuCapacity), else_=new_cpu),
+                availableMemoryCapacity=case(
+                    (new_memory > h.c.totalMemoryCapacity, h.c.totalMemoryCapacity), else_=new_memory
+                ),
+            )
+        )
+
+
+__all__ = ["allocate", "candidates", "give_back", "reserve"]

@@ -1,0 +1,87 @@
+"""What the VM service asks of other services, as small awaitables over the bus.
+
+Hosts (placement, capacity, hypervisor commands), primary storage, images, IPs and
+volumes all belong to other services: the VM service only sends their internal
+contracts (cloudbus/apis/internal/*) and never touches their rows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cloudbus.apis.internal.host import AllocateHost, HypervisorCommand, ReturnHostCapacity
+from cloudbus.apis.internal.network import AllocateIp, ReturnIp
+from cloudbus.apis.internal.storage import (
+    AllocatePrimaryStorage,
+    ReturnPrimaryStorageCapacity,
+    SelectBackupStorage,
+)
+from cloudbus.apis.internal.volume import CreateVmVolume, DetachVmVolumes, ExpungeVolumes
+from cloudbus.core import errors
+from cloudbus.core.logging import get_logger
+from cloudbus.core.messages import Reply
+
+log = get_logger(__name__)
+
+
+class Calls:
+    """Bound to a bus; every method raises the callee's error on failure."""
+
+    def __init__(self, bus: Any) -> None:
+        self.bus = bus
+
+    async def allocate_host(self, **fields: Any) -> Reply:
+        return await self.bus.call_ok(AllocateHost(**fields))
+
+    async def candidate_hosts(self, **fields: Any) -> list[str]:
+        reply = await self.bus.call_ok(AllocateHost(dryRun=True, **fields))
+        return list(reply.get("hostUuids") or [])
+
+    async def return_host(self, vm: dict[str, Any], host_uuid: str | None = None) -> None:
+        host = host_uuid or vm.get("hostUuid")
+        if host:
+            await self.bus.call_ok(ReturnHostCapacity(hostUuid=host, cpuNum=vm["cpuNum"], memorySize=vm["memorySize"]))
+
+    async def hypervisor(self, host_uuid: str, command: str, vm_uuid: str, **args: Any) -> Reply:
+        return await self.bus.call_ok(
+            HypervisorCommand(hostUuid=host_uuid, command=command, vmInstanceUuid=vm_uuid, args=args)
+        )
+
+    async def select_backup_storage(self, image_uuid: str, zone_uuid: str | None) -> Reply:
+        return await self.bus.call_ok(SelectBackupStorage(imageUuid=image_uuid, zoneUuid=zone_uuid))
+
+    async def allocate_primary_storage(self, size: int, cluster_uuid: str, host_uuid: str | None) -> str:
+        reply = await self.bus.call_ok(AllocatePrimaryStorage(size=size, clusterUuid=cluster_uuid, hostUuid=host_uuid))
+        return str(reply.get("primaryStorageUuid"))
+
+    async def return_primary_storage(self, ps_uuid: str, size: int, host_uuid: str | None) -> None:
+        if size > 0:
+            await self.bus.call_ok(
+                ReturnPrimaryStorageCapacity(primaryStorageUuid=ps_uuid, size=size, hostUuid=host_uuid)
+            )
+
+    async def create_volume(self, **fields: Any) -> dict[str, Any]:
+        reply = await self.bus.call_ok(CreateVmVolume(**fields))
+        return dict(reply.inventory or {})
+
+    async def expunge_volumes(self, uuids: list[str], *, keep_bits: bool = False) -> None:
+        if uuids:
+            await self.bus.call_ok(ExpungeVolumes(volumeUuids=uuids, keepBits=keep_bits))
+
+    async def detach_volumes(self, vm_uuid: str) -> None:
+        await self.bus.call_ok(DetachVmVolumes(vmInstanceUuid=vm_uuid))
+
+    async def allocate_ip(self, l3_uuid: str, nic_uuid: str, required_ip: str | None = None) -> Reply:
+        return await self.bus.call_ok(AllocateIp(l3NetworkUuid=l3_uuid, vmNicUuid=nic_uuid, requiredIp=required_ip))
+
+    async def return_ips(self, used_ip_uuids: list[str | None]) -> None:
+        uuids = [u for u in used_ip_uuids if u]
+        if uuids:
+            await self.bus.call_ok(ReturnIp(usedIpUuids=uuids))
+
+    async def quietly(self, what: str, coro: Any) -> None:
+        """Best effort (rollbacks, forced cascades): log a failure and go on."""
+        try:
+            await coro
+        except errors.CloudBusError as exc:
+            log.warning("ignored failure", what=what, code=exc.error.code, details=exc.error.details)

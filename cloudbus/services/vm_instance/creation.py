@@ -1,0 +1,254 @@
+"""Instantiating a VM: the FlowChain behind CreateVmInstance and a first (or any) start.
+
+    select-backup-storage -> allocate-host -> allocate-primary-storage -> create-volumes
+    -> allocate-ips -> start-vm [-> stop-vm for CreateStopped]
+
+Steps that have nothing to do are skipped (a stopped VM already has its volumes; a nic
+that kept its IP needs none). Every step undoes itself when a later one fails, so host
+capacity, primary-storage capacity, volumes and IPs all come back; the caller restores
+the VM row (or removes it, for a create).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+
+from cloudbus import inventory
+from cloudbus.core.db import Database
+from cloudbus.core.workflow import FlowChain, Step
+from cloudbus.inventory.host import HOST
+from cloudbus.services.vm_instance import store
+from cloudbus.services.vm_instance.calls import Calls
+
+# The volume service owns a volume's primary-storage capacity once it has created it
+# (ExpungeVolumes gives it back); a failed create only returns what no volume took over.
+VOLUMES_OWN_CAPACITY = True
+
+
+@dataclass
+class Placement:
+    hostUuid: str | None = None
+    clusterUuid: str | None = None
+    zoneUuid: str | None = None
+    hypervisorType: str | None = None
+
+
+@dataclass
+class Instantiation:
+    """One run of the chain for VM `vm` (its row as read before the run)."""
+
+    db: Database
+    calls: Calls
+    vm: dict[str, Any]
+    hints: dict[str, str | None] = field(default_factory=dict)
+    stop_after: bool = False  # CreateStopped: start, then cold-stop
+    placement: Placement = field(default_factory=Placement)
+    image_size: int = 0
+    disk_sizes: list[tuple[str, int]] = field(default_factory=list)
+    ps_uuid: str | None = None
+    ps_reserved: int = 0
+    volumes: list[dict[str, Any]] = field(default_factory=list)
+    allocated_ips: list[tuple[str, str]] = field(default_factory=list)  # (nicUuid, usedIpUuid)
+    started: bool = False
+
+    @property
+    def needs_volumes(self) -> bool:
+        return not self.vm.get("rootVolumeUuid")
+
+    async def run(self) -> None:
+        # steps doing several things undo their own part-done work before failing
+        # (FlowChain rolls back only the steps that completed)
+        chain = FlowChain(f"instantiate-vm-{self.vm['uuid']}")
+        if self.needs_volumes:
+            chain.then("select-backup-storage", self.select_backup_storage)
+        chain.then("allocate-host", self.allocate_host, self.return_host)
+        if self.needs_volumes:
+            chain.then("allocate-primary-storage", self.allocate_primary_storage, self.return_primary_storage)
+            chain.then("create-volumes", _atomic(self.create_volumes, self.expunge_volumes), self.expunge_volumes)
+        chain.then("allocate-ips", _atomic(self.allocate_ips, self.return_ips), self.return_ips)
+        chain.then("start-vm", self.start_vm, self.destroy_vm)
+        if self.stop_after:
+            chain.then("stop-vm", self.stop_vm)
+        await chain.run()
+
+    # --- steps -----------------------------------------------------------------------
+
+    async def select_backup_storage(self, _: dict[str, Any]) -> None:
+        reply = await self.calls.select_backup_storage(self.vm["imageUuid"], self.hints.get("zoneUuid"))
+        self.image_size = int(reply.get("size") or 0)
+        self.disk_sizes = await _disk_sizes(self.db, store.pending_disks(self.vm))
+
+    def disk_size(self) -> int:
+        return self.image_size + sum(size for _, size in self.disk_sizes)
+
+    async def allocate_host(self, _: dict[str, Any]) -> None:
+        nics = await store.nics(self.db, self.vm["uuid"])
+        fields: dict[str, Any] = {
+            "cpuNum": self.vm["cpuNum"],
+            "memorySize": self.vm["memorySize"],
+            "l3NetworkUuids": list(dict.fromkeys(n["l3NetworkUuid"] for n in nics)),
+            "diskSize": self.disk_size() if self.needs_volumes else 0,
+            **{k: v for k, v in self.hints.items() if v},
+        }
+        if not self.needs_volumes:
+            ps, volume_host = await root_volume_storage(self.db, self.vm)
+            fields["primaryStorageUuids"] = [ps] if ps else []
+            if volume_host:  # local storage: the VM can only run where its root volume lives
+                fields["hostUuid"] = volume_host
+        reply = await self.calls.allocate_host(**fields)
+        self.placement = Placement(reply.get("hostUuid"), reply.get("clusterUuid"), reply.get("zoneUuid"))
+        async with self.db.read() as conn:
+            self.placement.hypervisorType = await conn.scalar(
+                select(HOST.table.c.hypervisorType).where(HOST.key == self.placement.hostUuid)
+            )
+
+    async def return_host(self, _: dict[str, Any]) -> None:
+        await self.calls.return_host(self.vm, self.placement.hostUuid)
+
+    async def allocate_primary_storage(self, _: dict[str, Any]) -> None:
+        size = self.disk_size()
+        self.ps_uuid = await self.calls.allocate_primary_storage(
+            size, str(self.placement.clusterUuid), self.placement.hostUuid
+        )
+        self.ps_reserved = size
+
+    async def return_primary_storage(self, _: dict[str, Any]) -> None:
+        if self.ps_uuid:
+            await self.calls.return_primary_storage(self.ps_uuid, self.ps_reserved, self.placement.hostUuid)
+
+    async def create_volumes(self, _: dict[str, Any]) -> None:
+        vm = self.vm
+        specs: list[dict[str, Any]] = [
+            {
+                "type": "Root",
+                "name": f"ROOT-for-{vm['name']}",
+                "size": self.image_size,
+                "rootImageUuid": vm["imageUuid"],
+            }
+        ]
+        for device, (offering, size) in enumerate(self.disk_sizes, start=1):
+            specs.append(
+                {"type": "Data", "name": f"DATA-for-{vm['name']}", "size": size, "diskOfferingUuid": offering}
+                | {"deviceId": device}
+            )
+        for spec in specs:
+            volume = await self.calls.create_volume(
+                vmInstanceUuid=vm["uuid"],
+                primaryStorageUuid=self.ps_uuid,
+                hostUuid=self.placement.hostUuid,
+                **spec,
+            )
+            self.volumes.append(volume)
+            if VOLUMES_OWN_CAPACITY:
+                self.ps_reserved -= spec["size"]
+
+    async def expunge_volumes(self, _: dict[str, Any]) -> None:
+        await self.calls.expunge_volumes([v["uuid"] for v in self.volumes])
+
+    async def allocate_ips(self, _: dict[str, Any]) -> None:
+        for nic in await store.nics(self.db, self.vm["uuid"]):
+            if nic["usedIpUuid"]:
+                continue
+            reply = await self.calls.allocate_ip(nic["l3NetworkUuid"], nic["uuid"])
+            self.allocated_ips.append((nic["uuid"], str(reply.get("usedIpUuid"))))
+            await store.set_nic(self.db, nic["uuid"], **ip_fields(reply))
+
+    async def return_ips(self, _: dict[str, Any]) -> None:
+        await self.calls.return_ips([used for _, used in self.allocated_ips])
+        for nic_uuid, _used in self.allocated_ips:
+            await store.set_nic(self.db, nic_uuid, **store.NO_IP)
+
+    async def start_vm(self, _: dict[str, Any]) -> None:
+        await self.calls.hypervisor(str(self.placement.hostUuid), "startVm", self.vm["uuid"], **await self.spec())
+        self.started = True
+
+    async def destroy_vm(self, _: dict[str, Any]) -> None:
+        await self.calls.quietly(
+            "destroy a half-created vm",
+            self.calls.hypervisor(str(self.placement.hostUuid), "destroyVm", self.vm["uuid"]),
+        )
+
+    async def stop_vm(self, _: dict[str, Any]) -> None:
+        await self.calls.hypervisor(str(self.placement.hostUuid), "stopVm", self.vm["uuid"], type="cold")
+
+    async def spec(self) -> dict[str, Any]:
+        """What the hypervisor is told to start: sizes, nics, volumes."""
+        nics = await store.nics(self.db, self.vm["uuid"])
+        return {
+            "cpuNum": self.vm["cpuNum"],
+            "memorySize": self.vm["memorySize"],
+            "nics": [{"uuid": n["uuid"], "mac": n["mac"], "ip": n["ip"], "deviceId": n["deviceId"]} for n in nics],
+            "volumeUuids": [v["uuid"] for v in self.volumes] or [self.vm.get("rootVolumeUuid")],
+        }
+
+    # --- what the VM row becomes ---------------------------------------------------------
+
+    def row_values(self) -> dict[str, Any]:
+        values: dict[str, Any] = {
+            "clusterUuid": self.placement.clusterUuid,
+            "zoneUuid": self.placement.zoneUuid,
+            "hypervisorType": self.placement.hypervisorType,
+        }
+        if self.volumes:
+            values["rootVolumeUuid"] = self.volumes[0]["uuid"]
+            values["pendingDataDiskOfferingUuids"] = None
+        if self.stop_after:
+            values.update(state="Stopped", hostUuid=None, lastHostUuid=self.placement.hostUuid)
+        else:
+            values.update(state="Running", hostUuid=self.placement.hostUuid)
+        return values
+
+
+def _atomic(run: Step, undo: Step) -> Step:
+    async def step(data: dict[str, Any]) -> None:
+        try:
+            await run(data)
+        except BaseException:
+            await undo(data)
+            raise
+
+    return step
+
+
+def ip_fields(reply: Any) -> dict[str, Any]:
+    """Nic columns from an AllocateIp reply."""
+    return {
+        "usedIpUuid": reply.get("usedIpUuid"),
+        "ip": reply.get("ip"),
+        "netmask": reply.get("netmask"),
+        "gateway": reply.get("gateway"),
+        "ipVersion": reply.get("ipVersion"),
+    }
+
+
+async def _disk_sizes(db: Database, offering_uuids: list[str]) -> list[tuple[str, int]]:
+    if not offering_uuids:
+        return []
+    table = inventory.get("DiskOffering").table
+    async with db.read() as conn:
+        rows = await conn.execute(select(table.c.uuid, table.c.diskSize).where(table.c.uuid.in_(offering_uuids)))
+        sizes = {row[0]: row[1] for row in rows}
+    # an offering deleted since JustCreate is skipped (ZStack nulls the offering, keeps going)
+    return [(u, int(sizes[u])) for u in offering_uuids if u in sizes]
+
+
+async def root_volume_storage(db: Database, vm: dict[str, Any]) -> tuple[str | None, str | None]:
+    """(primary storage, host for local storage) of the VM's root volume, from the volume table."""
+    if not vm.get("rootVolumeUuid"):
+        return None, None
+    table = inventory.get("Volume").table
+    host = table.c.hostUuid if "hostUuid" in table.c else None
+    columns = [table.c.primaryStorageUuid] + ([host] if host is not None else [])
+    async with db.read() as conn:
+        row = (await conn.execute(select(*columns).where(table.c.uuid == vm["rootVolumeUuid"]))).first()
+    if row is None:
+        return None, None
+    return row[0], (row[1] if host is not None else None)
+
+
+def encode_disks(offering_uuids: list[str] | None) -> str | None:
+    return json.dumps(offering_uuids) if offering_uuids else None

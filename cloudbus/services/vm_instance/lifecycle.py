@@ -1,0 +1,257 @@
+"""VM lifecycle operations: create, start, stop, reboot, pause, resume, migrate.
+
+Each operation checks the state table first, moves the VM to its intermediate state
+(Starting, Stopping ...), asks the hypervisor, then settles the row. A failure puts the
+row back exactly as it was (`store.Saved`) and gives back whatever was taken, so the
+database after a failed operation equals the database before it. Errors of the service
+that failed (HOST_ALLOCATION.1000, L3.1000, PS.1000, the hypervisor's) reach the caller
+as they are.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
+
+from cloudbus import inventory
+from cloudbus.apis.vm_instance import CreateVmInstance, MigrateVm, StartVmInstance, StopVmInstance
+from cloudbus.core import errors
+from cloudbus.core.ids import utcnow
+from cloudbus.inventory.host import HOST
+from cloudbus.services.vm_instance import store
+from cloudbus.services.vm_instance.calls import Calls
+from cloudbus.services.vm_instance.creation import Instantiation, encode_disks, root_volume_storage
+from cloudbus.services.vm_instance.states import check_allowed
+
+
+class Lifecycle:
+    def __init__(self, db: Any, calls: Calls) -> None:
+        self.db = db
+        self.calls = calls
+
+    # --- create / start ----------------------------------------------------------------
+
+    async def sizing(self, msg: CreateVmInstance) -> dict[str, Any]:
+        """cpuNum/memorySize/... from the offering, or from the message."""
+        if msg.instanceOfferingUuid:
+            table = inventory.get("InstanceOffering").table
+            async with self.db.read() as conn:
+                row = (await conn.execute(select(table).where(table.c.uuid == msg.instanceOfferingUuid))).mappings()
+                offering = row.first()
+            if offering is None:
+                raise errors.not_found(f"unable to find instance offering[uuid:{msg.instanceOfferingUuid}]")
+            if offering.get("state", "Enabled") != "Enabled":
+                raise errors.operation_error(f"instance offering[uuid:{msg.instanceOfferingUuid}] is Disabled")
+            return {
+                "instanceOfferingUuid": msg.instanceOfferingUuid,
+                "cpuNum": offering["cpuNum"],
+                "memorySize": offering["memorySize"],
+                "cpuSpeed": offering.get("cpuSpeed") or 0,
+                "reservedMemorySize": offering.get("reservedMemorySize") or 0,
+                "allocatorStrategy": offering.get("allocatorStrategy") or "DefaultHostAllocatorStrategy",
+            }
+        if msg.cpuNum is None or msg.memorySize is None:
+            raise errors.invalid_argument("CreateVmInstance needs instanceOfferingUuid, or both cpuNum and memorySize")
+        return {
+            "instanceOfferingUuid": None,
+            "cpuNum": msg.cpuNum,
+            "memorySize": msg.memorySize,
+            "cpuSpeed": 0,
+            "reservedMemorySize": 0,
+            "allocatorStrategy": "DefaultHostAllocatorStrategy",
+        }
+
+    async def image_defaults(self, image_uuid: str) -> dict[str, Any]:
+        table = inventory.get("Image").table
+        async with self.db.read() as conn:
+            image = (await conn.execute(select(table).where(table.c.uuid == image_uuid))).mappings().first()
+        if image is None:
+            raise errors.not_found(f"unable to find image[uuid:{image_uuid}]")
+        return {k: image.get(k) for k in ("platform", "guestOsType", "architecture")}
+
+    async def zone_of(self, l3_uuid: str) -> str | None:
+        """A VM belongs to the zone of its networks before it has a host (JustCreate)."""
+        table = inventory.get("L3Network").table
+        async with self.db.read() as conn:
+            return await conn.scalar(select(table.c.zoneUuid).where(table.c.uuid == l3_uuid))
+
+    async def create(self, msg: CreateVmInstance, chains: Any) -> dict[str, Any]:
+        l3s = list(msg.l3NetworkUuids)
+        if len(set(l3s)) != len(l3s):
+            raise errors.invalid_argument(f"duplicate l3NetworkUuids {l3s}")
+        default_l3 = msg.defaultL3NetworkUuid or l3s[0]
+        if default_l3 not in l3s:
+            raise errors.invalid_argument(f"defaultL3NetworkUuid[{default_l3}] is not in l3NetworkUuids {l3s}")
+        sizing = await self.sizing(msg)
+        image = await self.image_defaults(msg.imageUuid)
+        zone = msg.zoneUuid or await self.zone_of(l3s[0])
+        uuid = msg.new_resource_uuid()
+        now = utcnow()
+        row = {
+            "uuid": uuid,
+            "name": msg.name,
+            "description": msg.description,
+            "createDate": now,
+            "lastOpDate": now,
+            "zoneUuid": zone,
+            "clusterUuid": msg.clusterUuid,
+            "imageUuid": msg.imageUuid,
+            "platform": msg.platform or image["platform"],
+            "guestOsType": msg.guestOsType or image["guestOsType"],
+            "architecture": msg.architecture or image["architecture"],
+            "defaultL3NetworkUuid": default_l3,
+            "type": msg.type,
+            "state": "Created" if msg.strategy == "JustCreate" else "Starting",
+            "pendingDataDiskOfferingUuids": encode_disks(msg.dataDiskOfferingUuids),
+            **sizing,
+        }
+        async with chains.run_in(f"vmInstance-{uuid}"):
+            try:
+                async with self.db.tx() as conn:
+                    await conn.execute(insert(store.VM).values(row))
+            except IntegrityError:
+                raise errors.invalid_argument(f"a resource with uuid[{uuid}] already exists") from None
+            try:
+                for device, l3 in enumerate(l3s):
+                    await store.insert_nic(self.db, row, l3, device_id=device)
+                if msg.strategy != "JustCreate":
+                    hints = {"zoneUuid": msg.zoneUuid, "clusterUuid": msg.clusterUuid, "hostUuid": msg.hostUuid}
+                    await self.instantiate(row, hints, stop_after=msg.strategy == "CreateStopped")
+            except BaseException:
+                await store.delete_vm(self.db, uuid)
+                raise
+            return await store.inventory(self.db, uuid)
+
+    async def instantiate(self, vm: dict[str, Any], hints: dict[str, Any], *, stop_after: bool = False) -> None:
+        """Run the chain, then settle the row (state, placement, root volume) in one write."""
+        run = Instantiation(self.db, self.calls, vm, hints, stop_after=stop_after)
+        await run.run()
+        async with self.db.tx() as conn:
+            await conn.execute(
+                store.VM.update().where(store.VM.c.uuid == vm["uuid"]).values(lastOpDate=utcnow(), **run.row_values())
+            )
+        async with self.db.tx() as conn:
+            await conn.execute(
+                store.NIC.update()
+                .where(store.NIC.c.vmInstanceUuid == vm["uuid"])
+                .values(hypervisorType=run.placement.hypervisorType)
+            )
+        if stop_after:
+            await self.calls.return_host(vm, run.placement.hostUuid)
+
+    async def start(self, msg: StartVmInstance) -> dict[str, Any]:
+        vm = await store.get_vm(self.db, msg.uuid)
+        check_allowed(vm, "StartVmInstance")
+        if vm["state"] == "Running":
+            return await store.inventory(self.db, msg.uuid)
+        saved = await store.change(self.db, msg.uuid, state="Starting")
+        hints = {"clusterUuid": msg.clusterUuid, "hostUuid": msg.hostUuid}
+        try:
+            await self.instantiate(vm, hints)
+        except BaseException:
+            await saved.restore(self.db)
+            raise
+        return await store.inventory(self.db, msg.uuid)
+
+    # --- stop / reboot / pause / resume ------------------------------------------------------
+
+    async def stop(self, msg: StopVmInstance) -> dict[str, Any]:
+        vm = await store.get_vm(self.db, msg.uuid)
+        check_allowed(vm, "StopVmInstance")
+        if vm["state"] != "Stopped":
+            await self.stop_vm(vm, type=msg.type)
+        return await store.inventory(self.db, msg.uuid)
+
+    async def stop_vm(self, vm: dict[str, Any], *, type: str = "grace", ignore_failure: bool = False) -> None:
+        """Stop on the hypervisor, release the host. `ignore_failure`: a dead host does not block."""
+        host = vm["hostUuid"]
+        saved = await store.change(self.db, vm["uuid"], state="Stopping")
+        if host:
+            try:
+                await self.calls.hypervisor(host, "stopVm", vm["uuid"], type=type)
+            except errors.CloudBusError:
+                if not ignore_failure:
+                    await saved.restore(self.db)
+                    raise
+        await store.change(self.db, vm["uuid"], state="Stopped", hostUuid=None, lastHostUuid=host or vm["lastHostUuid"])
+        await self.calls.return_host(vm, host)
+
+    async def transit(self, uuid: str, operation: str, via: str, to: str, command: str) -> dict[str, Any]:
+        """Operations that keep the host: state `via` while the hypervisor runs `command`, then `to`."""
+        vm = await store.get_vm(self.db, uuid)
+        check_allowed(vm, operation)
+        if not vm["hostUuid"]:
+            raise errors.operation_error(f"vm[uuid:{uuid}] is on no host, {operation} cannot reach it")
+        saved = await store.change(self.db, uuid, state=via)
+        try:
+            await self.calls.hypervisor(vm["hostUuid"], command, uuid)
+        except BaseException:
+            await saved.restore(self.db)
+            raise
+        await store.change(self.db, uuid, state=to)
+        return await store.inventory(self.db, uuid)
+
+    # --- migrate -----------------------------------------------------------------------------
+
+    async def migration_fields(self, vm: dict[str, Any]) -> dict[str, Any]:
+        nics = await store.nics(self.db, vm["uuid"])
+        ps, _ = await root_volume_storage(self.db, vm)
+        return {
+            "cpuNum": vm["cpuNum"],
+            "memorySize": vm["memorySize"],
+            "l3NetworkUuids": list(dict.fromkeys(n["l3NetworkUuid"] for n in nics)),
+            "excludeHostUuids": [vm["hostUuid"]] if vm["hostUuid"] else [],
+            "primaryStorageUuids": [ps] if ps else [],
+        }
+
+    async def candidates(self, vm_uuid: str) -> list[dict[str, Any]]:
+        vm = await store.get_vm(self.db, vm_uuid)
+        check_allowed(vm, "GetVmMigrationCandidateHosts")
+        uuids = await self.calls.candidate_hosts(**await self.migration_fields(vm))
+        async with self.db.read() as conn:
+            return await HOST.fetch(conn, uuids)
+
+    async def migrate(self, msg: MigrateVm) -> dict[str, Any]:
+        vm = await store.get_vm(self.db, msg.vmInstanceUuid)
+        check_allowed(vm, "MigrateVm")
+        if msg.hostUuid and msg.hostUuid == vm["hostUuid"]:
+            raise errors.invalid_argument(f"the vm[uuid:{vm['uuid']}] is already on host[uuid:{msg.hostUuid}]")
+        fields = await self.migration_fields(vm)
+        if msg.hostUuid:
+            fields["hostUuid"] = msg.hostUuid
+        target = await self.calls.allocate_host(**fields)
+        dest = str(target.get("hostUuid"))
+        saved = await store.change(self.db, vm["uuid"], state="Migrating")
+        try:
+            await self.calls.hypervisor(vm["hostUuid"], "migrateVm", vm["uuid"], destHostUuid=dest)
+        except BaseException:
+            await self.calls.quietly("return capacity of a failed migration", self.calls.return_host(vm, dest))
+            await saved.restore(self.db)
+            raise
+        await store.change(
+            self.db,
+            vm["uuid"],
+            state="Running" if vm["state"] == "Unknown" else vm["state"],
+            hostUuid=dest,
+            lastHostUuid=vm["hostUuid"],
+            clusterUuid=target.get("clusterUuid"),
+            zoneUuid=target.get("zoneUuid"),
+        )
+        await self.calls.return_host(vm)
+        return await store.inventory(self.db, vm["uuid"])
+
+    # --- capacity changes of a placed VM -------------------------------------------------------
+
+    async def resize(self, vm: dict[str, Any], cpu: int, memory: int) -> None:
+        """Take or give back the difference on the VM's host (nothing to do without one)."""
+        host = vm["hostUuid"]
+        if not host:
+            return
+        more_cpu, more_mem = max(cpu - vm["cpuNum"], 0), max(memory - vm["memorySize"], 0)
+        less_cpu, less_mem = max(vm["cpuNum"] - cpu, 0), max(vm["memorySize"] - memory, 0)
+        if more_cpu or more_mem:
+            await self.calls.allocate_host(cpuNum=more_cpu, memorySize=more_mem, hostUuid=host)
+        if less_cpu or less_mem:
+            await self.calls.return_host({"cpuNum": less_cpu, "memorySize": less_mem}, host)

@@ -1,0 +1,81 @@
+"""Ending a VM: destroy (Delay policy), recover, expunge, and the cascade's KeepVolume delete.
+
+- destroy: state Destroyed, off its host, host capacity and nic IPs given back, nic rows
+  and volumes kept (RecoverVmInstance -> Stopped; a later start allocates IPs again);
+- expunge: data volumes detached, root volume expunged, nics and the VM row removed;
+- delete (a deleted primary storage or zone): like expunge, but the volumes are left to
+  the volume service's own cascade (ZStack's KeepVolume policy).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cloudbus.core import errors
+from cloudbus.services.vm_instance import store
+from cloudbus.services.vm_instance.calls import Calls
+from cloudbus.services.vm_instance.nics import Nics
+from cloudbus.services.vm_instance.states import check_allowed
+
+
+class Teardown:
+    def __init__(self, db: Any, calls: Calls, nics: Nics) -> None:
+        self.db = db
+        self.calls = calls
+        self.nics = nics
+
+    async def destroy(self, uuid: str, *, force: bool = False) -> None:
+        try:
+            vm = await store.get_vm(self.db, uuid)
+        except errors.CloudBusError:
+            return  # already gone: deleting is idempotent
+        if vm["state"] == "Destroyed":
+            return
+        host = vm["hostUuid"]
+        saved = await store.change(self.db, uuid, state="Destroying", check=False)
+        if host:
+            try:
+                await self.calls.hypervisor(host, "destroyVm", uuid)
+            except errors.CloudBusError:
+                if not force:
+                    await saved.restore(self.db)
+                    raise
+        await store.change(self.db, uuid, state="Destroyed", hostUuid=None, lastHostUuid=host or vm["lastHostUuid"])
+        await self.calls.quietly("return host capacity", self.calls.return_host(vm, host))
+        await self.calls.quietly("release nic ips", self.nics.release_ips(uuid))
+
+    async def recover(self, uuid: str) -> dict[str, Any]:
+        vm = await store.get_vm(self.db, uuid)
+        check_allowed(vm, "RecoverVmInstance")
+        await store.change(self.db, uuid, state="Stopped")
+        return await store.inventory(self.db, uuid)
+
+    async def expunge(self, uuid: str) -> None:
+        vm = await store.get_vm(self.db, uuid)
+        check_allowed(vm, "ExpungeVmInstance")
+        saved = await store.change(self.db, uuid, state="Expunging")
+        try:
+            if vm["rootVolumeUuid"]:
+                # the root volume first: if its storage fails, nothing has changed yet
+                await self.calls.expunge_volumes([vm["rootVolumeUuid"]])
+                await self.calls.detach_volumes(uuid)
+        except BaseException:
+            await saved.restore(self.db)
+            raise
+        await self.calls.quietly("release nic ips", self.nics.release_ips(uuid))
+        await store.delete_vm(self.db, uuid)
+
+    async def delete(self, uuid: str) -> None:
+        """Remove a VM whose primary storage or zone goes away; never fails on a dead backend."""
+        try:
+            vm = await store.get_vm(self.db, uuid)
+        except errors.CloudBusError:
+            return
+        if vm["hostUuid"]:
+            await self.calls.quietly("destroy vm", self.calls.hypervisor(vm["hostUuid"], "destroyVm", uuid))
+            await self.calls.quietly("return host capacity", self.calls.return_host(vm))
+        await store.change(self.db, uuid, state="Destroyed", hostUuid=None, check=False)
+        await self.calls.quietly("release nic ips", self.nics.release_ips(uuid))
+        if vm["rootVolumeUuid"]:
+            await self.calls.quietly("detach data volumes", self.calls.detach_volumes(uuid))
+        await store.delete_vm(self.db, uuid)
