@@ -24,10 +24,29 @@ SERVICES = [
     "cloudbus.services.zone:ZoneService",
     "cloudbus.services.cluster:ClusterService",
     "cloudbus.services.host:HostService",
+    "cloudbus.services.l2_network:L2NetworkService",
+    "cloudbus.services.l3_network:L3NetworkService",
+    "cloudbus.services.primary_storage:PrimaryStorageService",
+    "cloudbus.services.backup_storage:BackupStorageService",
+    "cloudbus.services.image:ImageService",
+    "cloudbus.services.offering:OfferingService",
+    "cloudbus.services.vm_instance:VmInstanceService",
+    "cloudbus.services.volume:VolumeService",
+    "cloudbus.services.tag:TagService",
+    "cloudbus.services.security_group:SecurityGroupService",
 ]
 
 HYPERVISORS = {
     "Simulator": "cloudbus.services.hypervisors.simulator:SimulatorDriver",
+}
+
+# Storage type -> driver; types naming the same driver share one instance.
+STORAGE_DRIVERS = {
+    "SimulatorPrimaryStorage": "cloudbus.services.storage.simulator:SimulatorPrimaryStorageDriver",
+    "LocalStorage": "cloudbus.services.storage.simulator:SimulatorPrimaryStorageDriver",
+    "NFS": "cloudbus.services.storage.simulator:SimulatorPrimaryStorageDriver",
+    "SimulatorBackupStorage": "cloudbus.services.storage.simulator:SimulatorBackupStorageDriver",
+    "SftpBackupStorage": "cloudbus.services.storage.simulator:SimulatorBackupStorageDriver",
 }
 
 
@@ -58,6 +77,8 @@ class ManagementNode:
         self.chains = ChainQueues()
         self.driver_timeout = DRIVER_TIMEOUT
         self.hypervisors: dict[str, Any] = {name: load(path)() for name, path in HYPERVISORS.items()}
+        drivers: dict[str, Any] = {path: load(path)() for path in set(STORAGE_DRIVERS.values())}
+        self.storage_drivers: dict[str, Any] = {name: drivers[path] for name, path in STORAGE_DRIVERS.items()}
         self.services: list[Service] = [load(path)(self) for path in services or SERVICES]
 
     @property
@@ -66,6 +87,10 @@ class ManagementNode:
 
     def hypervisor(self, hypervisor_type: str) -> Any:
         return self.hypervisors[hypervisor_type]
+
+    def storage(self, storage_type: str) -> Any:
+        """The driver of a primary or backup storage type (`NFS`, `SftpBackupStorage` ...)."""
+        return self.storage_drivers[storage_type]
 
     async def start(self) -> None:
         from cloudbus.inventory.migrate import upgrade
