@@ -13,74 +13,19 @@ host's uuid in `args["hostUuid"]`; `sim.vms` maps each VM the simulator runs to 
 
 from __future__ import annotations
 
-import asyncio
-import time
-from dataclasses import dataclass, field
 from typing import Any
 
-from cloudbus.core import errors
 from cloudbus.services.hypervisors.base import HostFacts, HypervisorDriver
+from cloudbus.services.simulation import Recorder
 
 
-@dataclass
-class Fault:
-    command: str
-    uuid: str | None
-    times: int | None  # None = forever
-    details: str | None = None
-    delay: float = 0.0
-
-
-@dataclass
-class Command:
-    command: str
-    uuid: str
-    args: dict[str, Any] = field(default_factory=dict)
-    started: float = field(default_factory=time.monotonic)
-    finished: float | None = None
-
-
-class SimulatorDriver(HypervisorDriver):
+class SimulatorDriver(Recorder, HypervisorDriver):
     hypervisor_type = "Simulator"
+    kind = "host"
 
     def __init__(self) -> None:
-        self.commands: list[Command] = []
-        self.faults: list[Fault] = []
+        super().__init__()
         self.vms: dict[str, str] = {}  # running (or paused) VM uuid -> host uuid
-
-    def fail(self, command: str, *, uuid: str | None = None, times: int | None = 1, details: str | None = None) -> None:
-        self.faults.append(Fault(command, uuid, times, details or f"simulated failure of command[{command}]"))
-
-    def delay(self, command: str, seconds: float, *, uuid: str | None = None, times: int | None = 1) -> None:
-        self.faults.append(Fault(command, uuid, times, None, seconds))
-
-    def clear(self) -> None:
-        self.faults.clear()
-        self.commands.clear()
-
-    def issued(self, command: str, uuid: str | None = None) -> list[Command]:
-        return [c for c in self.commands if c.command == command and (uuid is None or c.uuid == uuid)]
-
-    async def _run(self, command: str, uuid: str, **args: Any) -> None:
-        record = Command(command, uuid, args)
-        self.commands.append(record)
-        try:
-            await self._apply_faults(command, uuid)
-        finally:
-            record.finished = time.monotonic()
-
-    async def _apply_faults(self, command: str, uuid: str, also: str | None = None) -> None:
-        for fault in list(self.faults):
-            if fault.command != command or fault.uuid not in (None, uuid, also):
-                continue
-            if fault.times is not None:
-                fault.times -= 1
-                if fault.times <= 0:
-                    self.faults.remove(fault)
-            if fault.delay:
-                await asyncio.sleep(fault.delay)
-            if fault.details is not None:
-                raise errors.operation_error(f"{fault.details} on host[uuid:{uuid}]")
 
     async def connect(self, host: dict[str, Any]) -> HostFacts:
         await self._run("connect", host["uuid"], managementIp=host["managementIp"])
@@ -100,13 +45,10 @@ class SimulatorDriver(HypervisorDriver):
     # VM commands: recorded under the VM's uuid, failable by VM or host uuid.
 
     async def _vm(self, command: str, host: dict[str, Any], vm_uuid: str | None, args: dict[str, Any]) -> None:
-        uuid = vm_uuid or host["uuid"]
-        record = Command(command, uuid, {"hostUuid": host["uuid"], **args})
-        self.commands.append(record)
-        try:
-            await self._apply_faults(command, uuid, host["uuid"])
-        finally:
-            record.finished = time.monotonic()
+        if vm_uuid is None:
+            await self._run(command, host["uuid"], hostUuid=host["uuid"], **args)
+        else:
+            await self._run(command, vm_uuid, also=host["uuid"], kind="vm", hostUuid=host["uuid"], **args)
 
     async def startVm(self, host: dict[str, Any], vm_uuid: str, args: dict[str, Any]) -> dict[str, Any]:
         await self._vm("startVm", host, vm_uuid, args)
