@@ -41,7 +41,7 @@ from cloudbus.inventory.backup_storage import BACKUP_STORAGE, backup_storage_zon
 from cloudbus.inventory.declarations import Inventory
 from cloudbus.inventory.zone import ZONE
 from cloudbus.services.base import ResourceService
-from cloudbus.services.common import STATE_EVENTS, changes, load, new_row, set_fields
+from cloudbus.services.common import STATE_EVENTS, changes, load, load_row, new_row, set_fields
 
 DOWNLOAD = errors.register("BS.1000", "Unable to download the image to backup storage")
 ATTACH = errors.register("BS.1001", "Unable to attach backup storage to zone")
@@ -132,10 +132,7 @@ class BackupStorageService(ResourceService):
 
     async def _load_full(self, conn: Any, uuid: str) -> dict[str, Any]:
         """The row with its hidden fields (the driver needs the password)."""
-        row = (await conn.execute(select(BACKUP_STORAGE.table).where(BACKUP_STORAGE.key == uuid))).mappings().first()
-        if row is None:
-            raise errors.not_found(f"unable to find backup storage[uuid:{uuid}], it may have been deleted")
-        return dict(row)
+        return await load_row(conn, BACKUP_STORAGE, uuid)
 
     async def _status_changed(self, bs: dict[str, Any], status: str) -> None:
         data = {"backupStorageUuid": bs["uuid"], "oldStatus": bs["status"], "newStatus": status}

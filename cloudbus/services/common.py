@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cloudbus.core import errors
@@ -15,11 +16,26 @@ from cloudbus.inventory.declarations import Inventory
 STATE_EVENTS = {"enable": "Enabled", "disable": "Disabled"}
 
 
+def missing(inv: Inventory, uuid: str) -> errors.CloudBusError:
+    """SYS.1003 for a resource that is gone: `unable to find volume snapshot[uuid:...]`."""
+    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", inv.name).lower()
+    return errors.not_found(f"unable to find {words}[uuid:{uuid}], it may have been deleted")
+
+
 async def load(conn: AsyncConnection, inv: Inventory, uuid: str) -> dict[str, Any]:
+    """The resource's inventory (rendered for users), or SYS.1003."""
     found = await inv.fetch_one(conn, uuid)
     if found is None:
-        raise errors.not_found(f"unable to find {inv.name.lower()}[uuid:{uuid}], it may have been deleted")
+        raise missing(inv, uuid)
     return found
+
+
+async def load_row(conn: AsyncConnection, inv: Inventory, uuid: str) -> dict[str, Any]:
+    """The resource's raw row (hidden columns included, dates as datetimes), or SYS.1003."""
+    row = (await conn.execute(select(inv.table).where(inv.key == uuid))).mappings().first()
+    if row is None:
+        raise missing(inv, uuid)
+    return dict(row)
 
 
 async def set_fields(conn: AsyncConnection, inv: Inventory, uuid: str, **values: Any) -> None:

@@ -25,6 +25,7 @@ from cloudbus.core.logging import get_logger
 from cloudbus.core.messages import Message, Reply
 from cloudbus.inventory.volume import VOLUME, VOLUME_SNAPSHOT, VOLUME_SNAPSHOT_TREE
 from cloudbus.services.base import ResourceService
+from cloudbus.services.common import load_row
 
 log = get_logger(__name__)
 
@@ -60,19 +61,12 @@ class VolumeBase(ResourceService):
 
     async def volume_row(self, conn: AsyncConnection, uuid: str) -> dict[str, Any]:
         """The raw row (hidden `hostUuid` included, dates as datetimes), or SYS.1003."""
-        row = (await conn.execute(select(VOLUME.table).where(VOLUME.key == uuid))).first()
-        if row is None:
-            raise errors.not_found(f"unable to find volume[uuid:{uuid}], it may have been deleted")
-        return dict(row._mapping)
+        return await load_row(conn, VOLUME, uuid)
 
     # ---- read-only looks at other services' tables -------------------------------------
 
     async def load_vm(self, conn: AsyncConnection, uuid: str) -> dict[str, Any]:
-        vm_inv = inventory.get("VmInstance")
-        row = (await conn.execute(select(vm_inv.table).where(vm_inv.key == uuid))).first()
-        if row is None:
-            raise errors.not_found(f"unable to find vm instance[uuid:{uuid}], it may have been deleted")
-        return dict(row._mapping)
+        return await load_row(conn, inventory.get("VmInstance"), uuid)
 
     async def vm_host(self, conn: AsyncConnection, vm: dict[str, Any]) -> str | None:
         """The host whose local storage holds the VM's disks: its root volume's, else where it runs/ran."""

@@ -31,7 +31,7 @@ from cloudbus.core import errors
 from cloudbus.core.ids import new_uuid, utcnow
 from cloudbus.core.service import handles
 from cloudbus.inventory.volume import VOLUME, VOLUME_SNAPSHOT, VOLUME_SNAPSHOT_TREE
-from cloudbus.services.common import changes, load, new_row, set_fields
+from cloudbus.services.common import changes, load, load_row, new_row, set_fields
 from cloudbus.services.volume_base import SNAPSHOT_STATUS, VolumeBase, vm_state_error
 
 SNAP = VOLUME_SNAPSHOT.table
@@ -44,10 +44,7 @@ class SnapshotHandlers(VolumeBase):
 
     async def snapshot_row(self, uuid: str) -> dict[str, Any]:
         async with self.db.read() as conn:
-            row = (await conn.execute(select(SNAP).where(SNAP.c.uuid == uuid))).first()
-        if row is None:
-            raise errors.not_found(f"unable to find volume snapshot[uuid:{uuid}], it may have been deleted")
-        return dict(row._mapping)
+            return await load_row(conn, VOLUME_SNAPSHOT, uuid)
 
     @handles(CreateVolumeSnapshot)
     async def create_snapshot(self, msg: CreateVolumeSnapshot) -> dict[str, Any]:

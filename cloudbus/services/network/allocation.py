@@ -22,7 +22,7 @@ from cloudbus.core import errors
 from cloudbus.core.ids import new_uuid
 from cloudbus.inventory.ip_range import IP_RANGE, USED_IP
 from cloudbus.inventory.l3_network import L3_NETWORK
-from cloudbus.services.common import load, new_row
+from cloudbus.services.common import load, missing, new_row
 from cloudbus.services.network.ipam import Span, ipv4, pick_random, to_int, to_ip
 
 _rng = random.SystemRandom()
@@ -52,7 +52,7 @@ async def _l3_row(conn: AsyncConnection, l3_uuid: str) -> dict[str, Any]:
     table = L3_NETWORK.table
     row = (await conn.execute(select(table.c.uuid, table.c.name, table.c.state).where(table.c.uuid == l3_uuid))).first()
     if row is None:
-        raise errors.not_found(f"unable to find l3network[uuid:{l3_uuid}], it may have been deleted")
+        raise missing(L3_NETWORK, l3_uuid)
     return dict(row._mapping)
 
 

@@ -10,6 +10,8 @@ from typing import Any
 
 from cloudbus.apis.vm_instance import AttachL3NetworkToVm
 from cloudbus.core import errors
+from cloudbus.inventory.vm_instance import VM_NIC
+from cloudbus.services.common import missing
 from cloudbus.services.vm_instance import store
 from cloudbus.services.vm_instance.calls import Calls
 from cloudbus.services.vm_instance.creation import ip_fields
@@ -63,7 +65,7 @@ class Nics:
                 store.NIC.select().with_only_columns(store.NIC.c.vmInstanceUuid).where(store.NIC.c.uuid == nic_uuid)
             )
         if vm_uuid is None:
-            raise errors.not_found(f"unable to find vm nic[uuid:{nic_uuid}], it may have been deleted")
+            raise missing(VM_NIC, nic_uuid)
         return str(vm_uuid)
 
     async def detach(self, nic_uuid: str, *, force: bool = False) -> dict[str, Any]:

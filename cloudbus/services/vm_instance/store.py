@@ -20,7 +20,7 @@ from cloudbus.core import errors
 from cloudbus.core.db import Database
 from cloudbus.core.ids import new_uuid, utcnow
 from cloudbus.inventory.vm_instance import VM_INSTANCE, vm_instance_table, vm_nic_table
-from cloudbus.services.common import load
+from cloudbus.services.common import load, load_row
 from cloudbus.services.vm_instance.states import VM_MAC, check_transition
 
 VM = vm_instance_table
@@ -40,10 +40,7 @@ class Saved:
 
 
 async def raw(conn: AsyncConnection, uuid: str) -> dict[str, Any]:
-    row = (await conn.execute(select(VM).where(VM.c.uuid == uuid))).mappings().first()
-    if row is None:
-        raise errors.not_found(f"unable to find vm instance[uuid:{uuid}], it may have been deleted")
-    return dict(row)
+    return await load_row(conn, VM_INSTANCE, uuid)
 
 
 async def get_vm(db: Database, uuid: str) -> dict[str, Any]:
