@@ -28,54 +28,15 @@ GiB = 1 << 30
 
 
 async def build(cloud: Cloud, vms: int) -> dict[str, Any]:
-    hosts = max(1, vms // 100)
-    zone = await cloud.ok("CreateZone", name="bench")
-    cluster = await cloud.ok("CreateCluster", name="c", zoneUuid=zone["uuid"], hypervisorType="Simulator")
-    for i in range(hosts):
-        await cloud.ok(
-            "AddSimulatorHost",
-            name=f"h{i}",
-            managementIp=f"10.0.{i // 250}.{i % 250 + 1}",
-            clusterUuid=cluster["uuid"],
-            cpuCapacity=1000,
-            memoryCapacity=1000 * GiB,
-        )
-    ps = await cloud.ok(
-        "AddSimulatorPrimaryStorage",
-        name="ps",
-        url="/ps",
-        zoneUuid=zone["uuid"],
-        totalCapacity=1 << 60,
-        availableCapacity=1 << 60,
-    )
-    await cloud.ok("AttachPrimaryStorageToCluster", primaryStorageUuid=ps["uuid"], clusterUuid=cluster["uuid"])
-    bs = await cloud.ok(
-        "AddSimulatorBackupStorage", name="bs", url="/bs", totalCapacity=1 << 60, availableCapacity=1 << 60
-    )
-    await cloud.ok("AttachBackupStorageToZone", backupStorageUuid=bs["uuid"], zoneUuid=zone["uuid"])
-    image = await cloud.ok(
-        "AddImage",
-        name="img",
-        url="http://x/i.qcow2",
-        backupStorageUuids=[bs["uuid"]],
-        mediaType="RootVolumeTemplate",
-        format="qcow2",
-    )
-    l2 = await cloud.ok("CreateL2NoVlanNetwork", name="l2", zoneUuid=zone["uuid"], physicalInterface="eth0")
-    await cloud.ok("AttachL2NetworkToCluster", l2NetworkUuid=l2["uuid"], clusterUuid=cluster["uuid"])
-    l3 = await cloud.ok("CreateL3Network", name="l3", l2NetworkUuid=l2["uuid"])
-    ip_range = await cloud.ok(
-        "AddIpRangeByNetworkCidr", name="r", l3NetworkUuid=l3["uuid"], networkCidr="10.128.0.0/16"
-    )
-    offering = await cloud.ok("CreateInstanceOffering", name="o", cpuNum=1, memorySize=GiB)
+    env = await cloud.build_vm_cloud(hosts=max(1, vms // 100), cpu=1000, memory=1000 * GiB, storage=1 << 60)
     return {
-        "image": image["uuid"],
-        "l3": l3["uuid"],
-        "offering": offering["uuid"],
-        "ps": ps["uuid"],
-        "zone": zone["uuid"],
-        "cluster": cluster["uuid"],
-        "range": ip_range["uuid"],
+        "image": env["image"]["uuid"],
+        "l3": env["l3"]["uuid"],
+        "offering": env["offering"]["uuid"],
+        "ps": env["ps"]["uuid"],
+        "zone": env["zone"]["uuid"],
+        "cluster": env["cluster"]["uuid"],
+        "range": env["ipRange"]["uuid"],
     }
 
 

@@ -118,6 +118,64 @@ class Cloud:
                     )
         return env
 
+    async def build_vm_cloud(
+        self,
+        *,
+        hosts: int = 1,
+        cpu: int = 32,
+        memory: int = 64 << 30,
+        network_cidr: str = "10.128.0.0/16",
+        storage: int = 1 << 50,
+        cpu_num: int = 1,
+        memory_size: int = 1 << 30,
+    ) -> dict[str, Any]:
+        """Everything CreateVmInstance needs, in one zone and cluster of simulator hosts: a primary
+        storage, a backup storage with an image, an L2 + L3 over `network_cidr`, an instance offering.
+        Returns the inventories by kind (`zone`, `cluster`, `hosts`, `ps`, `bs`, `image`, `l2`, `l3`,
+        `ipRange`, `offering`)."""
+        env = await self.build_env(hosts=hosts, cpu=cpu, memory=memory)
+        zone, cluster = env["zones"][0]["uuid"], env["clusters"][0]["uuid"]
+        ps = await self.ok(
+            "AddSimulatorPrimaryStorage",
+            name="ps",
+            url="/ps",
+            zoneUuid=zone,
+            totalCapacity=storage,
+            availableCapacity=storage,
+        )
+        await self.ok("AttachPrimaryStorageToCluster", primaryStorageUuid=ps["uuid"], clusterUuid=cluster)
+        bs = await self.ok(
+            "AddSimulatorBackupStorage", name="bs", url="/bs", totalCapacity=storage, availableCapacity=storage
+        )
+        await self.ok("AttachBackupStorageToZone", backupStorageUuid=bs["uuid"], zoneUuid=zone)
+        image = await self.ok(
+            "AddImage",
+            name="img",
+            url="http://images.example/img.qcow2",
+            backupStorageUuids=[bs["uuid"]],
+            mediaType="RootVolumeTemplate",
+            format="qcow2",
+        )
+        l2 = await self.ok("CreateL2NoVlanNetwork", name="l2", zoneUuid=zone, physicalInterface="eth0")
+        await self.ok("AttachL2NetworkToCluster", l2NetworkUuid=l2["uuid"], clusterUuid=cluster)
+        l3 = await self.ok("CreateL3Network", name="l3", l2NetworkUuid=l2["uuid"])
+        ip_range = await self.ok(
+            "AddIpRangeByNetworkCidr", name="r", l3NetworkUuid=l3["uuid"], networkCidr=network_cidr
+        )
+        offering = await self.ok("CreateInstanceOffering", name="o", cpuNum=cpu_num, memorySize=memory_size)
+        return {
+            "zone": env["zones"][0],
+            "cluster": env["clusters"][0],
+            "hosts": env["hosts"],
+            "ps": ps,
+            "bs": bs,
+            "image": image,
+            "l2": l2,
+            "l3": l3,
+            "ipRange": ip_range,
+            "offering": offering,
+        }
+
 
 async def snapshot(db: Database) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every table, sorted: compare before/after to prove nothing changed."""
