@@ -213,7 +213,10 @@ def api_classes() -> dict[str, type[APIMessage]]:
 
 
 def _concrete(cls: type[Message]) -> bool:
-    return cls not in (APIMessage, APICreateMessage, APIDeleteMessage, APIQueryMessage)
+    """Base classes are not APIs: the framework's own, and any whose name starts with `_`."""
+    return cls not in (APIMessage, APICreateMessage, APIDeleteMessage, APIQueryMessage) and not cls.__name__.startswith(
+        "_"
+    )
 
 
 def build(cls: type[Message], data: dict[str, Any]) -> Message:
