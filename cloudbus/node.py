@@ -8,6 +8,7 @@ service's code directly into its own namespace.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from typing import Any
 
 from cloudbus.core.bus import Bus
@@ -19,6 +20,7 @@ from cloudbus.core.sync import ChainQueues
 log = get_logger(__name__)
 
 SERVICES = [
+    "cloudbus.services.management.membership:ManagementNodeService",
     "cloudbus.services.portal:ApiPortal",
     "cloudbus.services.query:QueryService",
     "cloudbus.services.zone:ZoneService",
@@ -71,10 +73,25 @@ def make_bus(url: str | None, **kwargs: Any) -> Bus:
 
 
 class ManagementNode:
-    def __init__(self, db: Database, bus: Bus, *, services: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        bus: Bus,
+        *,
+        services: list[str] | None = None,
+        heartbeat_interval: float = 5.0,
+        heartbeat_misses: int = 3,
+        on_fenced: Callable[[], None] | None = None,
+    ) -> None:
+        from cloudbus.services.management.records import Records
+
         self.db = db
         self.bus = bus
         self.chains = ChainQueues()
+        self.records = Records(db, bus.node_uuid)
+        self.heartbeat_interval = heartbeat_interval
+        self.heartbeat_misses = heartbeat_misses
+        self.on_fenced = on_fenced or (lambda: None)
         self.driver_timeout = DRIVER_TIMEOUT
         self.hypervisors: dict[str, Any] = {name: load(path)() for name, path in HYPERVISORS.items()}
         drivers: dict[str, Any] = {path: load(path)() for path in set(STORAGE_DRIVERS.values())}

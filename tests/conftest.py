@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -36,17 +37,23 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="session")
-def rabbitmq_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def rabbitmq(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The session's broker (`.url`, `.restart()`), or None when CLOUDBUS_TEST_AMQP_URL names one."""
     if os.environ.get("CLOUDBUS_TEST_AMQP_URL"):
-        yield os.environ["CLOUDBUS_TEST_AMQP_URL"]
+        yield None
         return
     from tests.support.servers import start_rabbitmq
 
     server = start_rabbitmq(tmp_path_factory.mktemp("rabbitmq"))
     try:
-        yield server.url
+        yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def rabbitmq_url(rabbitmq: Any) -> str:
+    return os.environ.get("CLOUDBUS_TEST_AMQP_URL") or str(rabbitmq.url)
 
 
 @pytest.fixture(scope="session")

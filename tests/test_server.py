@@ -11,101 +11,22 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
 import subprocess
-import sys
-import time
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import aio_pika
 import pytest
 
 from cloudbus.apis.client import ApiError, Client
 from cloudbus.apis.cluster import CreateCluster
 from cloudbus.apis.zone import CreateZone
 from cloudbus.core.ids import new_uuid
-
-READY_TIMEOUT = 60.0
-
-
-@dataclass
-class Env:
-    bus_url: str
-    db_url: str
-    namespace: str
+from tests.support.cluster import Env, RawClient, ServerProcess, server_env, start_server
 
 
 @pytest.fixture
 def env(backend: str, request: pytest.FixtureRequest) -> Env:
-    if backend != "amqp":
-        pytest.skip("cloudbus server needs RabbitMQ + PostgreSQL: run with --backend=amqp (CI runs both backends)")
-    postgres = request.getfixturevalue("postgres")
-    return Env(
-        bus_url=str(request.getfixturevalue("rabbitmq_url")),
-        db_url=postgres.create_database(f"srv_{new_uuid()[:12]}"),
-        namespace=f"t{new_uuid()[:10]}",
-    )
-
-
-class ServerProcess:
-    """One `cloudbus server` subprocess; its JSON log goes to a file we can read."""
-
-    def __init__(self, env: Env, log_path: Path) -> None:
-        self.log_path = log_path
-        environ = dict(
-            os.environ,
-            CLOUDBUS_BUS_URL=env.bus_url,
-            CLOUDBUS_DB_URL=env.db_url,
-            CLOUDBUS_BUS_NAMESPACE=env.namespace,
-            CLOUDBUS_HOME=str(log_path.parent),
-        )
-        code = "import sys; from cloudbus.apis.cli import main; sys.exit(main(['server']))"
-        with log_path.open("wb") as log:
-            self.proc = subprocess.Popen([sys.executable, "-c", code], env=environ, stderr=log, stdout=log)
-
-    def events(self) -> list[dict[str, Any]]:
-        """The log lines that are JSON events (all of them, for a healthy server)."""
-        return [event for ok, event in self._lines() if ok]
-
-    def non_json_lines(self) -> list[str]:
-        return [line for ok, line in self._lines() if not ok]
-
-    def _lines(self) -> list[tuple[bool, Any]]:
-        parsed: list[tuple[bool, Any]] = []
-        for line in self.log_path.read_text().splitlines():
-            try:
-                parsed.append((True, json.loads(line)))
-            except json.JSONDecodeError:
-                parsed.append((False, line))
-        return [(ok, item) for ok, item in parsed if not ok or isinstance(item, dict)]
-
-    async def wait_for_event(self, name: str, timeout: float = READY_TIMEOUT) -> dict[str, Any]:
-        limit = time.monotonic() + timeout
-        while time.monotonic() < limit:
-            for event in self.events():
-                if event.get("event") == name:
-                    return event
-            if self.proc.poll() is not None:
-                raise AssertionError(f"server exited with {self.proc.returncode}:\n{self.log_path.read_text()}")
-            await asyncio.sleep(0.1)
-        raise AssertionError(f"no '{name}' from the server within {timeout} s:\n{self.log_path.read_text()}")
-
-    async def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            return await asyncio.to_thread(self.proc.wait, 30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            raise
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
+    return server_env(backend, request)
 
 
 @pytest.fixture
@@ -114,57 +35,6 @@ def servers(env: Env, tmp_path: Path) -> Iterator[list[ServerProcess]]:
     yield started
     for server in started:
         server.kill()
-
-
-async def start_server(env: Env, tmp_path: Path, servers: list[ServerProcess]) -> ServerProcess:
-    server = ServerProcess(env, tmp_path / f"server{len(servers)}.log")
-    servers.append(server)
-    await server.wait_for_event("server ready")
-    return server
-
-
-class RawClient:
-    """A client written the way the wire protocol document says: no cloudbus imports used."""
-
-    def __init__(self, url: str, namespace: str) -> None:
-        self.url, self.namespace = url, namespace
-        self.pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
-
-    async def __aenter__(self) -> RawClient:
-        self.conn = await aio_pika.connect(self.url, timeout=10)
-        self.channel = await self.conn.channel()
-        self.replies = await self.channel.declare_queue(exclusive=True, timeout=10)
-        await self.replies.consume(self.on_reply, no_ack=True, timeout=10)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.conn.close()
-
-    async def on_reply(self, message: aio_pika.abc.AbstractIncomingMessage) -> None:
-        future = self.pending.pop(message.correlation_id or "", None)
-        if future is not None and not future.done():
-            future.set_result(json.loads(message.body))
-
-    async def call(self, name: str, body: dict[str, Any], timeout: float = 30) -> dict[str, Any]:
-        """Send API `name` to the portal; returns the reply envelope's body."""
-        msg_id = new_uuid()
-        envelope = {"v": 1, "kind": "call", "id": msg_id, "name": name, "body": body, "deadline": time.time() + timeout}
-        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self.pending[msg_id] = future
-        message = aio_pika.Message(
-            json.dumps(envelope).encode(),
-            content_type="application/json",
-            correlation_id=msg_id,
-            reply_to=self.replies.name,
-        )
-        await self.channel.default_exchange.publish(message, f"{self.namespace}.service.api.portal", timeout=10)
-        reply = await asyncio.wait_for(future, timeout)
-        assert reply["v"] == 1 and reply["kind"] == "reply" and reply["id"] == msg_id
-        return dict(reply["body"])
-
-    async def consumers(self, service: str) -> int:
-        queue = await self.channel.declare_queue(f"{self.namespace}.service.{service}", passive=True, timeout=10)
-        return int(queue.declaration_result.consumer_count or 0)
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import AfterValidator, Field, StringConstraints
 
+from cloudbus.apis.routing import Concerns
 from cloudbus.core.messages import (
     APICreateMessage,
     APIDeleteMessage,
@@ -32,9 +33,11 @@ def _absolute_path(value: str) -> str:
     return value
 
 
-class AddSimulatorBackupStorage(APICreateMessage):
-    service_id: ClassVar[str] = "storage.backup"
+class _BackupStorage(Concerns):
+    resource: ClassVar[str] = "BackupStorage"
 
+
+class AddSimulatorBackupStorage(_BackupStorage, APICreateMessage):
     name: Name
     url: Url
     description: Description | None = None
@@ -42,9 +45,7 @@ class AddSimulatorBackupStorage(APICreateMessage):
     availableCapacity: Bytes | None = None  # default: totalCapacity
 
 
-class AddSftpBackupStorage(APICreateMessage):
-    service_id: ClassVar[str] = "storage.backup"
-
+class AddSftpBackupStorage(_BackupStorage, APICreateMessage):
     name: Name
     url: Annotated[Url, AfterValidator(_absolute_path)]
     hostname: Text
@@ -54,8 +55,7 @@ class AddSftpBackupStorage(APICreateMessage):
     description: Description | None = None
 
 
-class UpdateBackupStorage(APIMessage):
-    service_id: ClassVar[str] = "storage.backup"
+class UpdateBackupStorage(_BackupStorage, APIMessage):
     resource_field: ClassVar[str | None] = "uuid"
 
     uuid: ref("BackupStorage")
@@ -63,8 +63,7 @@ class UpdateBackupStorage(APIMessage):
     description: Description | None = None
 
 
-class UpdateSftpBackupStorage(APIMessage):
-    service_id: ClassVar[str] = "storage.backup"
+class UpdateSftpBackupStorage(_BackupStorage, APIMessage):
     resource_field: ClassVar[str | None] = "uuid"
 
     uuid: ref("BackupStorage")
@@ -76,40 +75,34 @@ class UpdateSftpBackupStorage(APIMessage):
     sshPort: SshPort | None = None
 
 
-class ChangeBackupStorageState(APIMessage):
-    service_id: ClassVar[str] = "storage.backup"
+class ChangeBackupStorageState(_BackupStorage, APIMessage):
     resource_field: ClassVar[str | None] = "uuid"
 
     uuid: ref("BackupStorage")
     stateEvent: Literal["enable", "disable"]
 
 
-class ReconnectBackupStorage(APIMessage):
-    service_id: ClassVar[str] = "storage.backup"
+class ReconnectBackupStorage(_BackupStorage, APIMessage):
     resource_field: ClassVar[str | None] = "uuid"
 
     uuid: ref("BackupStorage")
 
 
-class AttachBackupStorageToZone(APIMessage):
-    service_id: ClassVar[str] = "storage.backup"
+class AttachBackupStorageToZone(_BackupStorage, APIMessage):
     resource_field: ClassVar[str | None] = "backupStorageUuid"
 
     zoneUuid: ref("Zone")
     backupStorageUuid: ref("BackupStorage")
 
 
-class DetachBackupStorageFromZone(APIMessage):
-    service_id: ClassVar[str] = "storage.backup"
+class DetachBackupStorageFromZone(_BackupStorage, APIMessage):
     resource_field: ClassVar[str | None] = "backupStorageUuid"
 
     backupStorageUuid: ref("BackupStorage")
     zoneUuid: ref("Zone")
 
 
-class DeleteBackupStorage(APIDeleteMessage):
-    service_id: ClassVar[str] = "storage.backup"
-
+class DeleteBackupStorage(_BackupStorage, APIDeleteMessage):
     uuid: ref("BackupStorage", missing_ok=True)
 
 
@@ -120,14 +113,12 @@ class QueryBackupStorage(APIQueryMessage):
 # -- internal contracts the backup-storage service provides (used by the image service) --
 
 
-class DownloadImageToBackupStorage(Message):
+class DownloadImageToBackupStorage(_BackupStorage, Message):
     """Copy an image onto a backup storage and take its size off the storage's capacity.
 
     Reply: `installPath`, `size`, `actualSize`, `md5Sum`. Fails with BS.1000 (nothing
     left behind) when the download fails or the storage has no room.
     """
-
-    service_id: ClassVar[str] = "storage.backup"
 
     backupStorageUuid: str
     imageUuid: str
@@ -136,10 +127,8 @@ class DownloadImageToBackupStorage(Message):
     sizeHint: int | None = None
 
 
-class DeleteImageFromBackupStorage(Message):
+class DeleteImageFromBackupStorage(_BackupStorage, Message):
     """Delete an image's bits from a backup storage and give its `size` back."""
-
-    service_id: ClassVar[str] = "storage.backup"
 
     backupStorageUuid: str
     imageUuid: str

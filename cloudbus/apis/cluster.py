@@ -2,6 +2,7 @@
 
 from typing import ClassVar, Literal
 
+from cloudbus.apis.routing import Concerns
 from cloudbus.core.messages import (
     APICreateMessage,
     APIDeleteMessage,
@@ -16,9 +17,11 @@ HypervisorType = Literal["KVM", "Simulator"]
 Architecture = Literal["x86_64", "aarch64", "mips64el", "loongarch64"]
 
 
-class CreateCluster(APICreateMessage):
-    service_id: ClassVar[str] = "cluster"
+class _Cluster(Concerns):
+    resource: ClassVar[str] = "Cluster"
 
+
+class CreateCluster(_Cluster, APICreateMessage):
     zoneUuid: ref("Zone")
     name: Name
     hypervisorType: HypervisorType
@@ -27,8 +30,7 @@ class CreateCluster(APICreateMessage):
     description: Description | None = None
 
 
-class UpdateCluster(APIMessage):
-    service_id: ClassVar[str] = "cluster"
+class UpdateCluster(_Cluster, APIMessage):
     resource_field: ClassVar[str | None] = "uuid"
 
     uuid: ref("Cluster")
@@ -36,17 +38,14 @@ class UpdateCluster(APIMessage):
     description: Description | None = None
 
 
-class ChangeClusterState(APIMessage):
-    service_id: ClassVar[str] = "cluster"
+class ChangeClusterState(_Cluster, APIMessage):
     resource_field: ClassVar[str | None] = "uuid"
 
     uuid: ref("Cluster")
     stateEvent: Literal["enable", "disable"]
 
 
-class DeleteCluster(APIDeleteMessage):
-    service_id: ClassVar[str] = "cluster"
-
+class DeleteCluster(_Cluster, APIDeleteMessage):
     uuid: ref("Cluster", missing_ok=True)
 
 

@@ -4,6 +4,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, StringConstraints
 
+from cloudbus.apis.routing import Concerns
 from cloudbus.core.messages import (
     APICreateMessage,
     APIDeleteMessage,
@@ -17,9 +18,11 @@ from cloudbus.core.messages import (
 ManagementIp = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
 
 
-class AddSimulatorHost(APICreateMessage):
-    service_id: ClassVar[str] = "host"
+class _Host(Concerns):
+    resource: ClassVar[str] = "Host"
 
+
+class AddSimulatorHost(_Host, APICreateMessage):
     name: Name
     managementIp: ManagementIp
     clusterUuid: ref("Cluster")
@@ -28,8 +31,7 @@ class AddSimulatorHost(APICreateMessage):
     description: Description | None = None
 
 
-class UpdateHost(APIMessage):
-    service_id: ClassVar[str] = "host"
+class UpdateHost(_Host, APIMessage):
     resource_field: ClassVar[str | None] = "uuid"
 
     uuid: ref("Host")
@@ -38,24 +40,20 @@ class UpdateHost(APIMessage):
     managementIp: ManagementIp | None = None
 
 
-class ChangeHostState(APIMessage):
-    service_id: ClassVar[str] = "host"
+class ChangeHostState(_Host, APIMessage):
     resource_field: ClassVar[str | None] = "uuid"
 
     uuid: ref("Host")
     stateEvent: Literal["enable", "disable", "maintain"]
 
 
-class ReconnectHost(APIMessage):
-    service_id: ClassVar[str] = "host"
+class ReconnectHost(_Host, APIMessage):
     resource_field: ClassVar[str | None] = "uuid"
 
     uuid: ref("Host")
 
 
-class DeleteHost(APIDeleteMessage):
-    service_id: ClassVar[str] = "host"
-
+class DeleteHost(_Host, APIDeleteMessage):
     uuid: ref("Host", missing_ok=True)
 
 

@@ -7,6 +7,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import AfterValidator, Field, StringConstraints
 
+from cloudbus.apis.routing import Concerns
 from cloudbus.core.messages import (
     APICreateMessage,
     APIDeleteMessage,
@@ -39,9 +40,11 @@ ImageUrl = Annotated[
 ]
 
 
-class AddImage(APICreateMessage):
-    service_id: ClassVar[str] = "image"
+class _Image(Concerns):
+    resource: ClassVar[str] = "Image"
 
+
+class AddImage(_Image, APICreateMessage):
     name: Name
     url: ImageUrl
     backupStorageUuids: Annotated[ref_list("BackupStorage"), Field(min_length=1)]
@@ -56,8 +59,7 @@ class AddImage(APICreateMessage):
     description: Description | None = None
 
 
-class UpdateImage(APIMessage):
-    service_id: ClassVar[str] = "image"
+class UpdateImage(_Image, APIMessage):
     resource_field: ClassVar[str | None] = "uuid"
 
     uuid: ref("Image")
@@ -72,31 +74,26 @@ class UpdateImage(APIMessage):
     virtio: bool | None = None
 
 
-class ChangeImageState(APIMessage):
-    service_id: ClassVar[str] = "image"
+class ChangeImageState(_Image, APIMessage):
     resource_field: ClassVar[str | None] = "uuid"
 
     uuid: ref("Image")
     stateEvent: Literal["enable", "disable"]
 
 
-class DeleteImage(APIDeleteMessage):
-    service_id: ClassVar[str] = "image"
-
+class DeleteImage(_Image, APIDeleteMessage):
     uuid: ref("Image", missing_ok=True)
     backupStorageUuids: list[Uuid] | None = None  # default: every backup storage holding it
 
 
-class RecoverImage(APIMessage):
-    service_id: ClassVar[str] = "image"
+class RecoverImage(_Image, APIMessage):
     resource_field: ClassVar[str | None] = "imageUuid"
 
     imageUuid: ref("Image")
     backupStorageUuids: list[Uuid] | None = None
 
 
-class ExpungeImage(APIMessage):
-    service_id: ClassVar[str] = "image"
+class ExpungeImage(_Image, APIMessage):
     resource_field: ClassVar[str | None] = "imageUuid"
 
     imageUuid: ref("Image")

@@ -4,6 +4,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, StringConstraints
 
+from cloudbus.apis.routing import Concerns
 from cloudbus.core.errors import register
 from cloudbus.core.messages import (
     APICreateMessage,
@@ -21,9 +22,11 @@ PhysicalInterface = Annotated[str, StringConstraints(strip_whitespace=True, min_
 VSwitchType = Literal["LinuxBridge"]
 
 
-class CreateL2NoVlanNetwork(APICreateMessage):
-    service_id: ClassVar[str] = "network.l2"
+class _L2Network(Concerns):
+    resource: ClassVar[str] = "L2Network"
 
+
+class CreateL2NoVlanNetwork(_L2Network, APICreateMessage):
     name: Name
     zoneUuid: ref("Zone")
     physicalInterface: PhysicalInterface
@@ -35,8 +38,7 @@ class CreateL2VlanNetwork(CreateL2NoVlanNetwork):
     vlan: int = Field(ge=1, le=4094)
 
 
-class UpdateL2Network(APIMessage):
-    service_id: ClassVar[str] = "network.l2"
+class UpdateL2Network(_L2Network, APIMessage):
     resource_field: ClassVar[str | None] = "uuid"
 
     uuid: ref("L2Network")
@@ -44,14 +46,11 @@ class UpdateL2Network(APIMessage):
     description: Description | None = None
 
 
-class DeleteL2Network(APIDeleteMessage):
-    service_id: ClassVar[str] = "network.l2"
-
+class DeleteL2Network(_L2Network, APIDeleteMessage):
     uuid: ref("L2Network", missing_ok=True)
 
 
-class AttachL2NetworkToCluster(APIMessage):
-    service_id: ClassVar[str] = "network.l2"
+class AttachL2NetworkToCluster(_L2Network, APIMessage):
     resource_field: ClassVar[str | None] = "l2NetworkUuid"
 
     l2NetworkUuid: ref("L2Network")
@@ -59,8 +58,7 @@ class AttachL2NetworkToCluster(APIMessage):
     l2ProviderType: str | None = None
 
 
-class DetachL2NetworkFromCluster(APIMessage):
-    service_id: ClassVar[str] = "network.l2"
+class DetachL2NetworkFromCluster(_L2Network, APIMessage):
     resource_field: ClassVar[str | None] = "l2NetworkUuid"
 
     l2NetworkUuid: ref("L2Network")

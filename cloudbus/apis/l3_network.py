@@ -6,6 +6,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BeforeValidator, Field, StringConstraints
 
+from cloudbus.apis.routing import Concerns
 from cloudbus.core.messages import (
     APICreateMessage,
     APIDeleteMessage,
@@ -36,9 +37,15 @@ def _services_literal(value: Any) -> Any:
 NetworkServices = Annotated[dict[str, list[str]], BeforeValidator(_services_literal)]
 
 
-class CreateL3Network(APICreateMessage):
-    service_id: ClassVar[str] = "network.l3"
+class _L3Network(Concerns):
+    resource: ClassVar[str] = "L3Network"
 
+
+class _IpRange(Concerns):
+    resource: ClassVar[str] = "IpRange"
+
+
+class CreateL3Network(_L3Network, APICreateMessage):
     name: Name
     l2NetworkUuid: ref("L2Network")
     type: Literal["L3BasicNetwork"] = "L3BasicNetwork"
@@ -50,8 +57,7 @@ class CreateL3Network(APICreateMessage):
     description: Description | None = None
 
 
-class UpdateL3Network(APIMessage):
-    service_id: ClassVar[str] = "network.l3"
+class UpdateL3Network(_L3Network, APIMessage):
     resource_field: ClassVar[str | None] = "uuid"
 
     uuid: ref("L3Network")
@@ -62,22 +68,18 @@ class UpdateL3Network(APIMessage):
     system: bool | None = None
 
 
-class ChangeL3NetworkState(APIMessage):
-    service_id: ClassVar[str] = "network.l3"
+class ChangeL3NetworkState(_L3Network, APIMessage):
     resource_field: ClassVar[str | None] = "uuid"
 
     uuid: ref("L3Network")
     stateEvent: Literal["enable", "disable"]
 
 
-class DeleteL3Network(APIDeleteMessage):
-    service_id: ClassVar[str] = "network.l3"
-
+class DeleteL3Network(_L3Network, APIDeleteMessage):
     uuid: ref("L3Network", missing_ok=True)
 
 
-class AddIpRange(APICreateMessage):
-    service_id: ClassVar[str] = "network.l3"
+class AddIpRange(_IpRange, APICreateMessage):
     resource_field: ClassVar[str | None] = "l3NetworkUuid"
 
     l3NetworkUuid: ref("L3Network")
@@ -90,8 +92,7 @@ class AddIpRange(APICreateMessage):
     description: Description | None = None
 
 
-class AddIpRangeByNetworkCidr(APICreateMessage):
-    service_id: ClassVar[str] = "network.l3"
+class AddIpRangeByNetworkCidr(_IpRange, APICreateMessage):
     resource_field: ClassVar[str | None] = "l3NetworkUuid"
 
     l3NetworkUuid: ref("L3Network")
@@ -102,8 +103,7 @@ class AddIpRangeByNetworkCidr(APICreateMessage):
     description: Description | None = None
 
 
-class UpdateIpRange(APIMessage):
-    service_id: ClassVar[str] = "network.l3"
+class UpdateIpRange(_IpRange, APIMessage):
     resource_field: ClassVar[str | None] = "uuid"
 
     uuid: ref("IpRange")
@@ -111,30 +111,25 @@ class UpdateIpRange(APIMessage):
     description: Description | None = None
 
 
-class DeleteIpRange(APIDeleteMessage):
-    service_id: ClassVar[str] = "network.l3"
-
+class DeleteIpRange(_IpRange, APIDeleteMessage):
     uuid: ref("IpRange", missing_ok=True)
 
 
-class AddDnsToL3Network(APIMessage):
-    service_id: ClassVar[str] = "network.l3"
+class AddDnsToL3Network(_L3Network, APIMessage):
     resource_field: ClassVar[str | None] = "l3NetworkUuid"
 
     l3NetworkUuid: ref("L3Network")
     dns: Text
 
 
-class RemoveDnsFromL3Network(APIMessage):
-    service_id: ClassVar[str] = "network.l3"
+class RemoveDnsFromL3Network(_L3Network, APIMessage):
     resource_field: ClassVar[str | None] = "l3NetworkUuid"
 
     l3NetworkUuid: ref("L3Network")
     dns: Text
 
 
-class AttachNetworkServiceToL3Network(APIMessage):
-    service_id: ClassVar[str] = "network.l3"
+class AttachNetworkServiceToL3Network(_L3Network, APIMessage):
     resource_field: ClassVar[str | None] = "l3NetworkUuid"
 
     l3NetworkUuid: ref("L3Network")
@@ -145,10 +140,8 @@ class DetachNetworkServiceFromL3Network(AttachNetworkServiceToL3Network):
     pass
 
 
-class GetFreeIp(APIMessage):
+class GetFreeIp(_L3Network, APIMessage):
     """Free IPs of an L3 or of one range, in address order from `start` (an IP)."""
-
-    service_id: ClassVar[str] = "network.l3"
 
     l3NetworkUuid: ref("L3Network") | None = None
     ipRangeUuid: ref("IpRange") | None = None
@@ -156,10 +149,8 @@ class GetFreeIp(APIMessage):
     limit: int = Field(default=100, ge=0, le=10000)
 
 
-class CheckIpAvailability(APIMessage):
+class CheckIpAvailability(_L3Network, APIMessage):
     """Reply: `available` and, when not, `reason`."""
-
-    service_id: ClassVar[str] = "network.l3"
 
     l3NetworkUuid: ref("L3Network")
     ip: Text

@@ -6,6 +6,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, StringConstraints
 
+from cloudbus.apis.routing import Concerns
 from cloudbus.core.messages import (
     APICreateMessage,
     APIDeleteMessage,
@@ -20,9 +21,15 @@ Strategy = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
 StateEvent = Literal["enable", "disable"]
 
 
-class CreateInstanceOffering(APICreateMessage):
-    service_id: ClassVar[str] = "configuration"
+class _InstanceOffering(Concerns):
+    resource: ClassVar[str] = "InstanceOffering"
 
+
+class _DiskOffering(Concerns):
+    resource: ClassVar[str] = "DiskOffering"
+
+
+class CreateInstanceOffering(_InstanceOffering, APICreateMessage):
     name: Name
     cpuNum: Annotated[int, Field(ge=1, le=1024)]
     memorySize: Annotated[int, Field(ge=1)]
@@ -34,8 +41,7 @@ class CreateInstanceOffering(APICreateMessage):
     description: Description | None = None
 
 
-class UpdateInstanceOffering(APIMessage):
-    service_id: ClassVar[str] = "configuration"
+class UpdateInstanceOffering(_InstanceOffering, APIMessage):
     resource_field: ClassVar[str | None] = "uuid"
 
     uuid: ref("InstanceOffering")
@@ -45,17 +51,14 @@ class UpdateInstanceOffering(APIMessage):
     sortKey: int | None = None
 
 
-class ChangeInstanceOfferingState(APIMessage):
-    service_id: ClassVar[str] = "configuration"
+class ChangeInstanceOfferingState(_InstanceOffering, APIMessage):
     resource_field: ClassVar[str | None] = "uuid"
 
     uuid: ref("InstanceOffering")
     stateEvent: StateEvent
 
 
-class DeleteInstanceOffering(APIDeleteMessage):
-    service_id: ClassVar[str] = "configuration"
-
+class DeleteInstanceOffering(_InstanceOffering, APIDeleteMessage):
     uuid: ref("InstanceOffering", missing_ok=True)
 
 
@@ -63,9 +66,7 @@ class QueryInstanceOffering(APIQueryMessage):
     inventory: ClassVar[str] = "InstanceOffering"
 
 
-class CreateDiskOffering(APICreateMessage):
-    service_id: ClassVar[str] = "configuration"
-
+class CreateDiskOffering(_DiskOffering, APICreateMessage):
     name: Name
     diskSize: Annotated[int, Field(ge=1)]
     sortKey: int = 0
@@ -74,8 +75,7 @@ class CreateDiskOffering(APICreateMessage):
     description: Description | None = None
 
 
-class UpdateDiskOffering(APIMessage):
-    service_id: ClassVar[str] = "configuration"
+class UpdateDiskOffering(_DiskOffering, APIMessage):
     resource_field: ClassVar[str | None] = "uuid"
 
     uuid: ref("DiskOffering")
@@ -84,17 +84,14 @@ class UpdateDiskOffering(APIMessage):
     sortKey: int | None = None
 
 
-class ChangeDiskOfferingState(APIMessage):
-    service_id: ClassVar[str] = "configuration"
+class ChangeDiskOfferingState(_DiskOffering, APIMessage):
     resource_field: ClassVar[str | None] = "uuid"
 
     uuid: ref("DiskOffering")
     stateEvent: StateEvent
 
 
-class DeleteDiskOffering(APIDeleteMessage):
-    service_id: ClassVar[str] = "configuration"
-
+class DeleteDiskOffering(_DiskOffering, APIDeleteMessage):
     uuid: ref("DiskOffering", missing_ok=True)
 
 

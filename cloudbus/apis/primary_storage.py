@@ -7,6 +7,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import AfterValidator, Field, StringConstraints
 
+from cloudbus.apis.routing import Concerns
 from cloudbus.core.messages import (
     APICreateMessage,
     APIDeleteMessage,
@@ -40,9 +41,11 @@ def _nfs_url(value: str) -> str:
 Bytes = Annotated[int, Field(ge=0)]
 
 
-class AddSimulatorPrimaryStorage(APICreateMessage):
-    service_id: ClassVar[str] = "storage.primary"
+class _PrimaryStorage(Concerns):
+    resource: ClassVar[str] = "PrimaryStorage"
 
+
+class AddSimulatorPrimaryStorage(_PrimaryStorage, APICreateMessage):
     name: Name
     zoneUuid: ref("Zone")
     url: Url
@@ -53,26 +56,21 @@ class AddSimulatorPrimaryStorage(APICreateMessage):
     availablePhysicalCapacity: Bytes | None = None  # default: availableCapacity
 
 
-class AddLocalPrimaryStorage(APICreateMessage):
-    service_id: ClassVar[str] = "storage.primary"
-
+class AddLocalPrimaryStorage(_PrimaryStorage, APICreateMessage):
     name: Name
     zoneUuid: ref("Zone")
     url: Annotated[Url, AfterValidator(_absolute_path)]
     description: Description | None = None
 
 
-class AddNfsPrimaryStorage(APICreateMessage):
-    service_id: ClassVar[str] = "storage.primary"
-
+class AddNfsPrimaryStorage(_PrimaryStorage, APICreateMessage):
     name: Name
     zoneUuid: ref("Zone")
     url: Annotated[Url, AfterValidator(_nfs_url)]
     description: Description | None = None
 
 
-class UpdatePrimaryStorage(APIMessage):
-    service_id: ClassVar[str] = "storage.primary"
+class UpdatePrimaryStorage(_PrimaryStorage, APIMessage):
     resource_field: ClassVar[str | None] = "uuid"
 
     uuid: ref("PrimaryStorage")
@@ -81,37 +79,31 @@ class UpdatePrimaryStorage(APIMessage):
     url: Url | None = None
 
 
-class ChangePrimaryStorageState(APIMessage):
-    service_id: ClassVar[str] = "storage.primary"
+class ChangePrimaryStorageState(_PrimaryStorage, APIMessage):
     resource_field: ClassVar[str | None] = "uuid"
 
     uuid: ref("PrimaryStorage")
     stateEvent: Literal["enable", "disable", "maintain", "deleting"]
 
 
-class ReconnectPrimaryStorage(APIMessage):
-    service_id: ClassVar[str] = "storage.primary"
+class ReconnectPrimaryStorage(_PrimaryStorage, APIMessage):
     resource_field: ClassVar[str | None] = "uuid"
 
     uuid: ref("PrimaryStorage")
 
 
-class DeletePrimaryStorage(APIDeleteMessage):
-    service_id: ClassVar[str] = "storage.primary"
-
+class DeletePrimaryStorage(_PrimaryStorage, APIDeleteMessage):
     uuid: ref("PrimaryStorage", missing_ok=True)
 
 
-class AttachPrimaryStorageToCluster(APIMessage):
-    service_id: ClassVar[str] = "storage.primary"
+class AttachPrimaryStorageToCluster(_PrimaryStorage, APIMessage):
     resource_field: ClassVar[str | None] = "primaryStorageUuid"
 
     clusterUuid: ref("Cluster")
     primaryStorageUuid: ref("PrimaryStorage")
 
 
-class DetachPrimaryStorageFromCluster(APIMessage):
-    service_id: ClassVar[str] = "storage.primary"
+class DetachPrimaryStorageFromCluster(_PrimaryStorage, APIMessage):
     resource_field: ClassVar[str | None] = "primaryStorageUuid"
 
     primaryStorageUuid: ref("PrimaryStorage")

@@ -6,6 +6,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from cloudbus.apis.routing import Concerns
 from cloudbus.core.messages import (
     APICreateMessage,
     APIDeleteMessage,
@@ -17,8 +18,6 @@ from cloudbus.core.messages import (
     ref,
     ref_list,
 )
-
-SERVICE = "securityGroup"
 
 
 class SecurityGroupRuleAO(BaseModel):
@@ -63,16 +62,17 @@ def _rules_literal(value: Any) -> Any:
 Rules = Annotated[list[SecurityGroupRuleAO], BeforeValidator(_rules_literal), Field(min_length=1)]
 
 
-class CreateSecurityGroup(APICreateMessage):
-    service_id: ClassVar[str] = SERVICE
+class _SecurityGroup(Concerns):
+    resource: ClassVar[str] = "SecurityGroup"
 
+
+class CreateSecurityGroup(_SecurityGroup, APICreateMessage):
     name: Name
     description: Description | None = None
     ipVersion: Literal[4, 6] = 4
 
 
-class UpdateSecurityGroup(APIMessage):
-    service_id: ClassVar[str] = SERVICE
+class UpdateSecurityGroup(_SecurityGroup, APIMessage):
     resource_field: ClassVar[str | None] = "uuid"
 
     uuid: ref("SecurityGroup")
@@ -80,24 +80,20 @@ class UpdateSecurityGroup(APIMessage):
     description: Description | None = None
 
 
-class ChangeSecurityGroupState(APIMessage):
-    service_id: ClassVar[str] = SERVICE
+class ChangeSecurityGroupState(_SecurityGroup, APIMessage):
     resource_field: ClassVar[str | None] = "uuid"
 
     uuid: ref("SecurityGroup")
     stateEvent: Literal["enable", "disable"]
 
 
-class DeleteSecurityGroup(APIDeleteMessage):
-    service_id: ClassVar[str] = SERVICE
-
+class DeleteSecurityGroup(_SecurityGroup, APIDeleteMessage):
     uuid: ref("SecurityGroup", missing_ok=True)
 
 
-class AddSecurityGroupRule(APIMessage):
+class AddSecurityGroupRule(_SecurityGroup, APIMessage):
     """Reply: the security group's inventory with every rule."""
 
-    service_id: ClassVar[str] = SERVICE
     resource_field: ClassVar[str | None] = "securityGroupUuid"
 
     securityGroupUuid: ref("SecurityGroup")
@@ -108,42 +104,36 @@ class AddSecurityGroupRule(APIMessage):
     priority: int = -1
 
 
-class DeleteSecurityGroupRule(APIMessage):
+class DeleteSecurityGroupRule(_SecurityGroup, APIMessage):
     """Reply: the inventories of the security groups the rules belonged to."""
-
-    service_id: ClassVar[str] = SERVICE
 
     ruleUuids: list[Uuid] = Field(min_length=1)
 
 
-class AttachSecurityGroupToL3Network(APIMessage):
-    service_id: ClassVar[str] = SERVICE
+class AttachSecurityGroupToL3Network(_SecurityGroup, APIMessage):
     resource_field: ClassVar[str | None] = "securityGroupUuid"
 
     securityGroupUuid: ref("SecurityGroup")
     l3NetworkUuid: ref("L3Network")
 
 
-class DetachSecurityGroupFromL3Network(APIMessage):
+class DetachSecurityGroupFromL3Network(_SecurityGroup, APIMessage):
     """Also takes the nics on that L3 out of the group."""
 
-    service_id: ClassVar[str] = SERVICE
     resource_field: ClassVar[str | None] = "securityGroupUuid"
 
     securityGroupUuid: ref("SecurityGroup")
     l3NetworkUuid: ref("L3Network")
 
 
-class AddVmNicToSecurityGroup(APIMessage):
-    service_id: ClassVar[str] = SERVICE
+class AddVmNicToSecurityGroup(_SecurityGroup, APIMessage):
     resource_field: ClassVar[str | None] = "securityGroupUuid"
 
     securityGroupUuid: ref("SecurityGroup")
     vmNicUuids: ref_list("VmNic") = Field(min_length=1)
 
 
-class DeleteVmNicFromSecurityGroup(APIMessage):
-    service_id: ClassVar[str] = SERVICE
+class DeleteVmNicFromSecurityGroup(_SecurityGroup, APIMessage):
     resource_field: ClassVar[str | None] = "securityGroupUuid"
 
     securityGroupUuid: ref("SecurityGroup")

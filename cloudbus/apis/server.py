@@ -11,6 +11,7 @@ Environment (see also cloudbus.core.config):
   several clouds (or test runs) can share a broker; clients must use the same one.
 - `CLOUDBUS_DB_URL`: the database (PostgreSQL for more than one server).
 - `CLOUDBUS_LOG_LEVEL` (default INFO). Logs are JSON, one event per line, on stderr.
+- `CLOUDBUS_HEARTBEAT_INTERVAL` / `CLOUDBUS_HEARTBEAT_MISSES`: see cloudbus.core.config.
 
 API clients reach the node through the broker only (docs/wire-protocol.md). Exit status:
 0 after a graceful stop, 1 if the node could not start, 2 for a usage error.
@@ -74,7 +75,13 @@ async def serve(settings: Settings, namespace: str) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    node = ManagementNode(Database(settings.db_url), make_bus(settings.bus_url, namespace=namespace))
+    node = ManagementNode(
+        Database(settings.db_url),
+        make_bus(settings.bus_url, namespace=namespace),
+        heartbeat_interval=settings.heartbeat_interval,
+        heartbeat_misses=settings.heartbeat_misses,
+        on_fenced=stop.set,
+    )
     try:
         await node.start()
     except Exception as exc:

@@ -9,6 +9,7 @@ from typing import Annotated, ClassVar
 
 from pydantic import StringConstraints
 
+from cloudbus.apis.routing import Concerns
 from cloudbus.core.messages import APIDeleteMessage, APIMessage, APIQueryMessage, Uuid
 from cloudbus.inventory.tag import TAG_MAX_LENGTH
 
@@ -16,8 +17,12 @@ Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_
 ResourceType = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
 
 
-class CreateUserTag(APIMessage):
-    service_id: ClassVar[str] = "tag"
+class _Tags(Concerns):
+    # user and system tags have one owner, the tag service: either type names it
+    resource: ClassVar[str] = "UserTag"
+
+
+class CreateUserTag(_Tags, APIMessage):
     resource_field: ClassVar[str | None] = "resourceUuid"
 
     resourceType: ResourceType
@@ -25,8 +30,7 @@ class CreateUserTag(APIMessage):
     tag: Tag
 
 
-class CreateSystemTag(APIMessage):
-    service_id: ClassVar[str] = "tag"
+class CreateSystemTag(_Tags, APIMessage):
     resource_field: ClassVar[str | None] = "resourceUuid"
 
     resourceType: ResourceType
@@ -34,18 +38,15 @@ class CreateSystemTag(APIMessage):
     tag: Tag
 
 
-class UpdateSystemTag(APIMessage):
-    service_id: ClassVar[str] = "tag"
+class UpdateSystemTag(_Tags, APIMessage):
     resource_field: ClassVar[str | None] = "uuid"
 
     uuid: Uuid
     tag: Tag
 
 
-class DeleteTag(APIDeleteMessage):
+class DeleteTag(_Tags, APIDeleteMessage):
     """Deletes a user or a system tag; an unknown uuid succeeds without doing anything."""
-
-    service_id: ClassVar[str] = "tag"
 
     uuid: Uuid
 

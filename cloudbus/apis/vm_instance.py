@@ -4,6 +4,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
+from cloudbus.apis.routing import Concerns
 from cloudbus.core.messages import (
     APICreateMessage,
     APIDeleteMessage,
@@ -16,13 +17,14 @@ from cloudbus.core.messages import (
     ref_list,
 )
 
-SERVICE = "vmInstance"
 Strategy = Literal["InstantStart", "JustCreate", "CreateStopped"]
 
 
-class CreateVmInstance(APICreateMessage):
-    service_id: ClassVar[str] = SERVICE
+class _Vm(Concerns):
+    resource: ClassVar[str] = "VmInstance"
 
+
+class CreateVmInstance(_Vm, APICreateMessage):
     name: Name
     instanceOfferingUuid: ref("InstanceOffering") | None = None
     cpuNum: int | None = Field(default=None, ge=1, le=1024)
@@ -42,8 +44,7 @@ class CreateVmInstance(APICreateMessage):
     description: Description | None = None
 
 
-class _VmMessage(APIMessage):
-    service_id: ClassVar[str] = SERVICE
+class _VmMessage(_Vm, APIMessage):
     resource_field: ClassVar[str | None] = "uuid"
 
     uuid: ref("VmInstance")
@@ -79,9 +80,7 @@ class ExpungeVmInstance(_VmMessage):
     pass
 
 
-class DestroyVmInstance(APIDeleteMessage):
-    service_id: ClassVar[str] = SERVICE
-
+class DestroyVmInstance(_Vm, APIDeleteMessage):
     uuid: ref("VmInstance", missing_ok=True)
 
 
@@ -96,8 +95,7 @@ class UpdateVmInstance(_VmMessage):
     memorySize: int | None = Field(default=None, ge=1)
 
 
-class _VmByInstanceUuid(APIMessage):
-    service_id: ClassVar[str] = SERVICE
+class _VmByInstanceUuid(_Vm, APIMessage):
     resource_field: ClassVar[str | None] = "vmInstanceUuid"
 
     vmInstanceUuid: ref("VmInstance")
@@ -121,9 +119,7 @@ class AttachL3NetworkToVm(_VmByInstanceUuid):
     driverType: str | None = Field(default=None, max_length=64)
 
 
-class DetachL3NetworkFromVm(APIMessage):
-    service_id: ClassVar[str] = SERVICE
-
+class DetachL3NetworkFromVm(_Vm, APIMessage):
     vmNicUuid: ref("VmNic")
 
 

@@ -4,6 +4,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
+from cloudbus.apis.routing import Concerns
 from cloudbus.core.messages import (
     APICreateMessage,
     APIDeleteMessage,
@@ -15,10 +16,12 @@ from cloudbus.core.messages import (
 )
 
 
-class CreateDataVolume(APICreateMessage):
-    """A data volume, NotInstantiated (no bits, no capacity) until its first attach."""
+class _Volume(Concerns):
+    resource: ClassVar[str] = "Volume"
 
-    service_id: ClassVar[str] = "volume"
+
+class CreateDataVolume(_Volume, APICreateMessage):
+    """A data volume, NotInstantiated (no bits, no capacity) until its first attach."""
 
     name: Name
     diskOfferingUuid: ref("DiskOffering") | None = None
@@ -27,48 +30,41 @@ class CreateDataVolume(APICreateMessage):
     description: Description | None = None
 
 
-class AttachDataVolumeToVm(APIMessage):
-    service_id: ClassVar[str] = "volume"
+class AttachDataVolumeToVm(_Volume, APIMessage):
     resource_field: ClassVar[str | None] = "volumeUuid"
 
     volumeUuid: ref("Volume")
     vmInstanceUuid: ref("VmInstance")
 
 
-class DetachDataVolumeFromVm(APIMessage):
-    service_id: ClassVar[str] = "volume"
+class DetachDataVolumeFromVm(_Volume, APIMessage):
     resource_field: ClassVar[str | None] = "uuid"
 
     uuid: ref("Volume")
     vmUuid: ref("VmInstance") | None = None
 
 
-class DeleteDataVolume(APIDeleteMessage):
+class DeleteDataVolume(_Volume, APIDeleteMessage):
     """Delay policy: status Deleted, detached; bits and capacity kept until expunge."""
-
-    service_id: ClassVar[str] = "volume"
 
     uuid: ref("Volume", missing_ok=True)
 
 
-class RecoverDataVolume(APIMessage):
-    service_id: ClassVar[str] = "volume"
+class RecoverDataVolume(_Volume, APIMessage):
     resource_field: ClassVar[str | None] = "uuid"
 
     uuid: ref("Volume")
 
 
-class ExpungeDataVolume(APIMessage):
-    service_id: ClassVar[str] = "volume"
+class ExpungeDataVolume(_Volume, APIMessage):
     resource_field: ClassVar[str | None] = "uuid"
 
     uuid: ref("Volume")
 
 
-class ResizeVolume(APIMessage):
+class ResizeVolume(_Volume, APIMessage):
     """Grow a root or data volume to `size` bytes (shrinking is refused)."""
 
-    service_id: ClassVar[str] = "volume"
     resource_field: ClassVar[str | None] = "uuid"
 
     uuid: ref("Volume")
@@ -83,8 +79,7 @@ class ResizeDataVolume(ResizeVolume):
     """ZStack's name for ResizeVolume on a data volume."""
 
 
-class UpdateVolume(APIMessage):
-    service_id: ClassVar[str] = "volume"
+class UpdateVolume(_Volume, APIMessage):
     resource_field: ClassVar[str | None] = "uuid"
 
     uuid: ref("Volume")
@@ -92,8 +87,7 @@ class UpdateVolume(APIMessage):
     description: Description | None = None
 
 
-class ChangeVolumeState(APIMessage):
-    service_id: ClassVar[str] = "volume"
+class ChangeVolumeState(_Volume, APIMessage):
     resource_field: ClassVar[str | None] = "uuid"
 
     uuid: ref("Volume")

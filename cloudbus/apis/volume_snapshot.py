@@ -2,6 +2,7 @@
 
 from typing import ClassVar
 
+from cloudbus.apis.routing import Concerns
 from cloudbus.core.messages import (
     APICreateMessage,
     APIDeleteMessage,
@@ -13,10 +14,13 @@ from cloudbus.core.messages import (
 )
 
 
-class CreateVolumeSnapshot(APICreateMessage):
+class _VolumeSnapshot(Concerns):
+    resource: ClassVar[str] = "VolumeSnapshot"
+
+
+class CreateVolumeSnapshot(_VolumeSnapshot, APICreateMessage):
     """Runs in the volume's chain queue: snapshots of one volume are taken one at a time."""
 
-    service_id: ClassVar[str] = "volume"
     resource_field: ClassVar[str | None] = "volumeUuid"
 
     volumeUuid: ref("Volume")
@@ -24,25 +28,19 @@ class CreateVolumeSnapshot(APICreateMessage):
     description: Description | None = None
 
 
-class DeleteVolumeSnapshot(APIDeleteMessage):
+class DeleteVolumeSnapshot(_VolumeSnapshot, APIDeleteMessage):
     """Deletes the snapshot and every descendant in its tree."""
-
-    service_id: ClassVar[str] = "volume"
 
     uuid: ref("VolumeSnapshot", missing_ok=True)
 
 
-class RevertVolumeFromSnapshot(APIMessage):
+class RevertVolumeFromSnapshot(_VolumeSnapshot, APIMessage):
     """The owning VM must be Stopped; the snapshot becomes the latest of its tree."""
-
-    service_id: ClassVar[str] = "volume"
 
     uuid: ref("VolumeSnapshot")
 
 
-class UpdateVolumeSnapshot(APIMessage):
-    service_id: ClassVar[str] = "volume"
-
+class UpdateVolumeSnapshot(_VolumeSnapshot, APIMessage):
     uuid: ref("VolumeSnapshot")
     name: Name | None = None
     description: Description | None = None

@@ -2,6 +2,7 @@
 
 from typing import ClassVar, Literal
 
+from cloudbus.apis.routing import Concerns
 from cloudbus.core.messages import (
     APICreateMessage,
     APIDeleteMessage,
@@ -15,16 +16,17 @@ from cloudbus.core.messages import (
 StateEvent = Literal["enable", "disable"]
 
 
-class CreateZone(APICreateMessage):
-    service_id: ClassVar[str] = "zone"
+class _Zone(Concerns):
+    resource: ClassVar[str] = "Zone"
 
+
+class CreateZone(_Zone, APICreateMessage):
     name: Name
     description: Description | None = None
     isDefault: bool = False
 
 
-class UpdateZone(APIMessage):
-    service_id: ClassVar[str] = "zone"
+class UpdateZone(_Zone, APIMessage):
     resource_field: ClassVar[str | None] = "uuid"
 
     uuid: ref("Zone")
@@ -33,17 +35,14 @@ class UpdateZone(APIMessage):
     isDefault: bool | None = None
 
 
-class ChangeZoneState(APIMessage):
-    service_id: ClassVar[str] = "zone"
+class ChangeZoneState(_Zone, APIMessage):
     resource_field: ClassVar[str | None] = "uuid"
 
     uuid: ref("Zone")
     stateEvent: StateEvent
 
 
-class DeleteZone(APIDeleteMessage):
-    service_id: ClassVar[str] = "zone"
-
+class DeleteZone(_Zone, APIDeleteMessage):
     uuid: ref("Zone", missing_ok=True)
 
 

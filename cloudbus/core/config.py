@@ -5,6 +5,9 @@
 - `CLOUDBUS_BUS_URL`: unset = in-process services; `amqp://...` = RabbitMQ.
 - `CLOUDBUS_LOG_LEVEL` (default WARNING for the CLI, INFO for servers), `CLOUDBUS_LOG_JSON`.
 - `CLOUDBUS_API_TIMEOUT`: seconds a client waits for an API reply (default 1800, ZStack's 30 min).
+- `CLOUDBUS_HEARTBEAT_INTERVAL` (default 5 s, ZStack's `managementServer.node.heartbeatInterval`)
+  and `CLOUDBUS_HEARTBEAT_MISSES` (default 3): a management node that missed that many beats
+  is dead and its work is taken over.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ class Settings:
     api_timeout: float
     log_level: str | None
     log_json: bool
+    heartbeat_interval: float = 5.0
+    heartbeat_misses: int = 3
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -35,4 +40,6 @@ class Settings:
             api_timeout=float(env.get("CLOUDBUS_API_TIMEOUT") or 1800),
             log_level=env.get("CLOUDBUS_LOG_LEVEL") or None,
             log_json=(env.get("CLOUDBUS_LOG_JSON") or "").lower() in ("1", "true", "yes"),
+            heartbeat_interval=float(env.get("CLOUDBUS_HEARTBEAT_INTERVAL") or 5.0),
+            heartbeat_misses=int(env.get("CLOUDBUS_HEARTBEAT_MISSES") or 3),
         )

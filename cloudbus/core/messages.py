@@ -15,10 +15,22 @@ malformed resource uuid), so bad input never reaches a service.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import unicodedata
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, is_dataclass
 from typing import Annotated, Any, ClassVar, Literal, get_args, get_origin
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    StringConstraints,
+    ValidationError,
+)
+from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 from cloudbus.core import errors
 from cloudbus.core.errors import ErrorCode
@@ -36,8 +48,109 @@ def _check_uuid(value: str) -> str:
 
 
 Uuid = Annotated[str, AfterValidator(_check_uuid)]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
-Description = Annotated[str, StringConstraints(max_length=2048)]
+
+# Bidirectional formatting characters: embeddings/overrides, isolates and the marks. In a
+# name they make a terminal or a table show text in another order than it is stored
+# ("Trojan Source"), so `vm-\u202eexe.txt` would look like another resource's name.
+_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# Line and paragraph separators end a line in many terminals and viewers, like a newline.
+_LINE_BREAKS = frozenset("\u2028\u2029")
+
+
+def _forbidden_character(value: str) -> tuple[int, str] | None:
+    for index, char in enumerate(value):
+        if char in _BIDI or char in _LINE_BREAKS or unicodedata.category(char) == "Cc":
+            return index, char
+    return None
+
+
+def _plain_text(value: Any) -> Any:
+    """Refuse control characters (C0, DEL, C1) and bidirectional formatting in a name or description.
+
+    Names and descriptions are printed to terminals (CLI tables, logs, `zstack-cli`-style
+    output): an ESC starts a terminal escape sequence, a bidi override reorders what is
+    shown, and a newline or tab breaks the one-line table cell and the one-event-per-line
+    log, and can forge a line of output. So descriptions refuse newline and tab too: they
+    are one-line labels here, like every other column of an inventory table. The check runs
+    before `strip_whitespace`, so a trailing newline is refused rather than silently cut.
+    """
+    if isinstance(value, str) and (found := _forbidden_character(value)) is not None:
+        index, char = found
+        label = unicodedata.name(char, "control character")
+        raise ValueError(
+            f"character U+{ord(char):04X} ({label}) at position {index} is not allowed: "
+            "names and descriptions may not contain control or bidirectional formatting characters"
+        )
+    return value
+
+
+Name = Annotated[
+    str, BeforeValidator(_plain_text), StringConstraints(strip_whitespace=True, min_length=1, max_length=255)
+]
+Description = Annotated[str, BeforeValidator(_plain_text), StringConstraints(max_length=2048)]
+
+# Every integer of every message fits a signed 64-bit column (BIGINT): a larger one would
+# reach the database driver and fail there as an internal error, after work had begun.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+# Keys of a core schema whose values are data, not schemas: left as they are.
+_NOT_SCHEMA = frozenset({"default", "metadata", "serialization", "config", "expected", "ref"})
+_INT64_ERROR = "int64_out_of_range"
+
+
+def _bound_ints(schema: Any, handler: GetCoreSchemaHandler, own: type, seen: frozenset[str] = frozenset()) -> Any:
+    """A copy of core schema `schema` (of message class `own`) with every int 64-bit bounded.
+
+    Existing bounds are kept when narrower (`Field(ge=1, le=1024)` stays so). pydantic-core
+    validates a nested model or dataclass with that class's own prebuilt validator, whatever
+    schema is given here: a nested message is bounded by its own schema already, any other
+    nested model (a rule of AddSecurityGroupRule) gets its ints checked once it is built.
+    A reference to another schema is inlined as a bounded copy (without its `ref`, so the
+    referenced schema stays as it is), once per branch so a recursive one ends.
+    """
+    if isinstance(schema, list):
+        return [_bound_ints(item, handler, own, seen) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    kind = schema.get("type")
+    if kind == "int":
+        ge, le = schema.get("ge", INT64_MIN), schema.get("le", INT64_MAX)
+        return {**schema, "ge": max(ge, INT64_MIN), "le": min(le, INT64_MAX)}
+    if kind in ("model", "dataclass") and schema["cls"] is not own:
+        if isinstance(schema["cls"], type) and issubclass(schema["cls"], Message):
+            return schema
+        return core_schema.no_info_after_validator_function(_check_nested_ints, schema)
+    if kind == "definition-ref" and schema["schema_ref"] not in seen:
+        try:
+            target = handler.resolve_ref_schema(schema)  # type: ignore[arg-type]
+        except LookupError:  # not defined yet
+            return schema
+        inlined = {key: value for key, value in target.items() if key != "ref"}
+        return _bound_ints(inlined, handler, own, seen | {schema["schema_ref"]})
+    return {key: val if key in _NOT_SCHEMA else _bound_ints(val, handler, own, seen) for key, val in schema.items()}
+
+
+def _check_nested_ints(value: Any) -> Any:
+    """After-validator of a nested model: every int in it, at any depth, in the 64-bit range."""
+    for path, number in _ints(value, ()):
+        if not INT64_MIN <= number <= INT64_MAX:
+            raise PydanticCustomError(_INT64_ERROR, "{path} out of range", {"path": ".".join(path), "value": number})
+    return value
+
+
+def _ints(value: Any, path: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], int]]:
+    if isinstance(value, int) and not isinstance(value, bool):
+        yield path, value
+        return
+    if isinstance(value, BaseModel) or is_dataclass(value):
+        items: Iterable[tuple[Any, Any]] = vars(value).items()
+    elif isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list | tuple | set | frozenset):
+        items = enumerate(value)
+    else:
+        return
+    for key, item in items:
+        yield from _ints(item, (*path, str(key)))
 
 
 @dataclass(frozen=True)
@@ -69,6 +182,9 @@ class Message(BaseModel):
     service_id: ClassVar[str] = ""
     resource_field: ClassVar[str | None] = None
     is_api: ClassVar[bool] = False
+    # executed at most once per message id: the receiving service records the id and the
+    # reply, so a redelivered or retried message gets the recorded outcome (core.service)
+    exactly_once: ClassVar[bool] = False
 
     systemTags: list[str] | None = None
     userTags: list[str] | None = None
@@ -77,6 +193,11 @@ class Message(BaseModel):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         _REGISTRY[cls.__name__] = cls
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: type[BaseModel], handler: GetCoreSchemaHandler, /) -> CoreSchema:
+        """The generated schema, with every int (also in lists, dicts, unions) 64-bit bounded."""
+        return _bound_ints(handler(source), handler, cls)
 
     @classmethod
     def message_name(cls) -> str:
@@ -116,6 +237,7 @@ class APIMessage(Message):
     """A message users send (CLI, AMQP clients, HTTP). Enters through the API portal."""
 
     is_api: ClassVar[bool] = True
+    exactly_once: ClassVar[bool] = True
 
 
 class APICreateMessage(APIMessage):
@@ -154,6 +276,7 @@ class APIQueryMessage(APIMessage):
 
     service_id: ClassVar[str] = "query"
     inventory: ClassVar[str] = ""
+    exactly_once: ClassVar[bool] = False  # reads: running one twice changes nothing
 
     conditions: list[QueryCondition] = Field(default_factory=list)
     limit: int = Field(default=1000, ge=0)
@@ -244,10 +367,31 @@ def _translate(cls: type[Message], exc: ValidationError) -> errors.CloudBusError
         )
     if kind == "value_error" and "invalid uuid" in first["msg"] and top in cls.refs():
         return errors.not_found(f"invalid value[{first.get('input')}] of field[{loc}]: not a uuid")
-    message = first["msg"].removeprefix("Value error, ")
-    return errors.invalid_argument(
-        f"invalid value[{first.get('input')!r}] of field[{loc}] of message[{name}]: {message}"
-    )
+    value, message = first.get("input"), first["msg"].removeprefix("Value error, ")
+    if kind == _INT64_ERROR:  # deep in a nested model: the path and the int are in the context
+        loc, value = f"{loc}.{first['ctx']['path']}", first["ctx"]["value"]
+    message = _int64_message(first) or message
+    return errors.invalid_argument(f"invalid value[{_shown(value)}] of field[{loc}] of message[{name}]: {message}")
+
+
+def _int64_message(error: Any) -> str | None:
+    """Own words for an int refused by the 64-bit bound (not by a narrower one of the field)."""
+    kind, ctx = error["type"], error.get("ctx") or {}
+    too_small = kind == _INT64_ERROR and ctx["value"] < 0
+    if (kind == "less_than_equal" and ctx.get("le") == INT64_MAX) or (kind == _INT64_ERROR and not too_small):
+        return f"out of range, an integer may be at most {INT64_MAX} (signed 64 bits)"
+    if (kind == "greater_than_equal" and ctx.get("ge") == INT64_MIN) or too_small:
+        return f"out of range, an integer may be at least {INT64_MIN} (signed 64 bits)"
+    return None
+
+
+def _shown(value: Any, limit: int = 200) -> str:
+    """`repr` of a refused input, cut to `limit` characters (a huge int's repr can even fail)."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int with more digits than sys.get_int_max_str_digits()
+        return f"<integer of {value.bit_length()} bits>" if isinstance(value, int) else "<unprintable>"
+    return text if len(text) <= limit else f"{text[:limit]}...({len(text)} characters)"
 
 
 __all__ = [

@@ -13,11 +13,17 @@ context, and turns the handler's result into a `Reply`: a dict is an `inventory`
 is `inventories`, a `Reply` is passed through, a raised `CloudBusError` is a failed
 reply, and any other exception is logged and answered with `SYS.1000`.
 
+Messages executed at most once (API messages, keyed internal calls: `Message.exactly_once`,
+`core.bus.keyed_calls`) go through the node's record of message ids (`node.records`): a
+message whose id was seen before is not run again; its caller gets the recorded reply, or
+waits for the first run to finish. The portal is exempt: it only forwards.
+
 A service reaches its world through `self.node` (database, bus, drivers, settings).
 """
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
 
@@ -29,6 +35,12 @@ from cloudbus.core.sync import ChainQueues
 log = get_logger(__name__)
 
 Handler = Callable[[Any, Any], Awaitable[Any]]
+
+# Id of the message being handled in this task (an API's id is its idempotency key).
+current_message_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("message_id", default=None)
+# Id of the API record the handler runs under (None when the message is not recorded):
+# journals opened while handling it are settled together with that record.
+current_record: contextvars.ContextVar[str | None] = contextvars.ContextVar("record", default=None)
 
 
 def handles(*message_types: type[Message], chain: bool = True) -> Callable[[Handler], Handler]:
@@ -47,6 +59,7 @@ def handles(*message_types: type[Message], chain: bool = True) -> Callable[[Hand
 class Service:
     service_id: ClassVar[str] = ""
     handlers: ClassVar[dict[type[Message], tuple[str, bool]]] = {}
+    records_messages: ClassVar[bool] = True  # False for a service that only forwards (the portal)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -84,7 +97,17 @@ class Service:
                 return self.handlers[cls]
         return None
 
-    async def handle(self, msg: Message, msg_id: str) -> Reply:
+    def chain(self, uuid: str) -> Any:
+        """`async with self.chain(uuid):` runs the block in that resource's chain queue."""
+        return self.chains.run_in(f"{self.service_id}-{uuid}")
+
+    async def handle(self, msg: Message, msg_id: str, *, once: bool = False) -> Reply:
+        records = getattr(self.node, "records", None)
+        if records is None or not self.records_messages or not (once or msg.exactly_once):
+            return await self._handle(msg, msg_id)
+        return await records.run_once(msg_id, msg.message_name(), lambda: self._handle(msg, msg_id, recorded=True))
+
+    async def _handle(self, msg: Message, msg_id: str, *, recorded: bool = False) -> Reply:
         found = self.handler_for(type(msg))
         if found is None:
             return Reply.failure(
@@ -95,9 +118,11 @@ class Service:
             )
         name, chain = found
         resource = msg.resource_uuid()
+        current_message_id.set(msg_id)
+        current_record.set(msg_id if recorded else None)
         with bound(msg_id=msg_id, msg=msg.message_name(), resource_uuid=resource, service=self.service_id):
             if chain and resource:
-                async with self.chains.run_in(f"{self.service_id}-{resource}"):
+                async with self.chain(resource):
                     return await self._invoke(name, msg)
             return await self._invoke(name, msg)
 

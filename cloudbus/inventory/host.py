@@ -42,3 +42,15 @@ HOST = register(
         },
     )
 )
+
+# What each owner (a VM) holds on each host: written in the same transaction as the host's
+# available capacity, so giving back "what VM X holds" is exact and idempotent, whoever
+# asks and however often (a rollback replayed by the node that took over a dead one).
+host_allocation_table = Table(
+    "host_allocation",
+    metadata,
+    Column("ownerUuid", String(32), primary_key=True),
+    Column("hostUuid", String(32), ForeignKey("host.uuid", ondelete="CASCADE"), primary_key=True),
+    Column("cpuNum", BigInteger, nullable=False),
+    Column("memorySize", BigInteger, nullable=False),
+)

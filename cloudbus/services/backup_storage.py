@@ -54,7 +54,6 @@ zone_ref = backup_storage_zone_ref_table
 
 class BackupStorageService(ResourceService):
     service_id = "storage.backup"
-    resource_types = ("BackupStorage",)
 
     async def driver(self, bs: dict[str, Any], command: str, *args: Any) -> Any:
         method = getattr(self.node.storage(bs["type"]), command)

@@ -14,15 +14,26 @@ from typing import Any, ClassVar
 from sqlalchemy import delete, select
 
 from cloudbus import inventory
+from cloudbus.apis.internal.management import RecoverOperation
 from cloudbus.cascade.messages import CascadeStep
 from cloudbus.core import errors
 from cloudbus.core.messages import Reply
-from cloudbus.core.service import Service, handles
+from cloudbus.core.service import Service, current_record, handles, to_reply
 from cloudbus.inventory.declarations import Inventory
+from cloudbus.services.management import journal
+from cloudbus.services.management.journal import Journal
 
 
 class ResourceService(Service):
+    # the inventories declared with this service's id: an inventory declaration is the one
+    # place that says which service owns a resource type
     resource_types: ClassVar[tuple[str, ...]] = ()
+    # journal kind -> name of the method that finishes or rolls back such an operation
+    recoverers: ClassVar[dict[str, str]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.resource_types = tuple(n for n, inv in inventory.INVENTORIES.items() if inv.service_id == cls.service_id)
 
     @handles(CascadeStep, chain=False)
     async def cascade(self, step: CascadeStep) -> Reply | None:
@@ -70,3 +81,39 @@ class ResourceService(Service):
     async def fetch(self, inv: Inventory, uuids: list[str]) -> list[dict[str, Any]]:
         async with self.db.read() as conn:
             return await inv.fetch(conn, uuids)
+
+    # --- operation journals ----------------------------------------------------------------
+
+    async def open_journal(self, resource: str, kind: str, **state: Any) -> Journal:
+        """Start the journal of an operation on `resource` (see services.management.journal)."""
+        return await Journal.open(
+            self.db,
+            node=str(self.node.uuid),
+            service=self.service_id,
+            resource=resource,
+            kind=kind,
+            api_id=current_record.get(),
+            **state,
+        )
+
+    @handles(RecoverOperation)
+    async def recover_operation(self, msg: RecoverOperation) -> Reply:
+        """Finish or roll back an operation a dead node left (runs in the resource's chain)."""
+        row = await journal.load(self.db, msg.journalUuid)
+        if row is None:
+            return Reply()
+        method = self.recoverers.get(row["kind"])
+        if method is None:
+            reply = Reply.failure(
+                errors.err(errors.INTERNAL, f"service[{self.service_id}] cannot recover a {row['kind']} operation")
+            )
+        else:
+            try:
+                reply = to_reply(await getattr(self, method)(row["state"]))
+            except errors.CloudBusError as exc:
+                reply = Reply.failure(exc.error)
+        if row["apiId"]:
+            await self.node.records.finish(row["apiId"], reply)
+        else:
+            await journal.drop(self.db, row["uuid"])
+        return reply

@@ -17,7 +17,6 @@ from cloudbus.services.common import STATE_EVENTS, changes, load, new_row, set_f
 
 class ClusterService(ResourceService):
     service_id = "cluster"
-    resource_types = ("Cluster",)
 
     @handles(CreateCluster)
     async def create(self, msg: CreateCluster) -> dict[str, Any]:

@@ -47,7 +47,6 @@ STATE_MACHINE: dict[tuple[str, str], tuple[str, ...]] = {
 
 class HostService(ResourceService):
     service_id = "host"
-    resource_types = ("Host",)
 
     async def hypervisor(self, host: dict[str, Any], command: str) -> Any:
         """Run a driver command for `host`, bounded by the node's driver timeout."""
@@ -142,7 +141,17 @@ class HostService(ResourceService):
 
     @handles(ReturnHostCapacity, chain=False)
     async def return_capacity(self, msg: ReturnHostCapacity) -> None:
-        await host_allocator.give_back(self.db, msg.hostUuid, msg.cpuNum, msg.memorySize)
+        if msg.ownerUuid is not None:
+            await host_allocator.release(
+                self.db,
+                msg.ownerUuid,
+                host_uuid=msg.hostUuid,
+                keep_host_uuid=msg.keepHostUuid,
+                cpu=msg.cpuNum,
+                memory=msg.memorySize,
+            )
+        elif msg.hostUuid and (msg.cpuNum or msg.memorySize):
+            await host_allocator.give_back(self.db, msg.hostUuid, msg.cpuNum or 0, msg.memorySize or 0)
 
     @handles(HypervisorCommand, chain=False)
     async def hypervisor_command(self, msg: HypervisorCommand) -> Reply:

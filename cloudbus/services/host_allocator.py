@@ -15,7 +15,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from sqlalchemy import Select, case, exists, select, update
+from sqlalchemy import Select, case, delete, exists, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cloudbus import inventory
@@ -24,6 +24,7 @@ from cloudbus.core import errors
 from cloudbus.core.db import Database
 from cloudbus.inventory.cluster import CLUSTER
 from cloudbus.inventory.host import HOST
+from cloudbus.inventory.host import host_allocation_table as ALLOCATION
 
 
 def _attached_clusters(resource: str) -> tuple[Any, Any, Any]:
@@ -92,8 +93,12 @@ async def candidates(db: Database, msg: AllocateHost) -> list[tuple[str, str, st
     return rows
 
 
-async def reserve(db: Database, host_uuid: str, cpu: int, memory: int) -> bool:
-    """Take `cpu`/`memory` from one host if it still has them (and is still usable)."""
+async def reserve(db: Database, host_uuid: str, cpu: int, memory: int, owner: str | None = None) -> bool:
+    """Take `cpu`/`memory` from one host if it still has them (and is still usable).
+
+    With an `owner`, what it took is added to the owner's allocation row in the same
+    transaction, so `release(owner)` later gives back exactly that.
+    """
     h = HOST.table
     async with db.tx() as conn:
         result = await conn.execute(
@@ -110,7 +115,60 @@ async def reserve(db: Database, host_uuid: str, cpu: int, memory: int) -> bool:
                 availableMemoryCapacity=h.c.availableMemoryCapacity - memory,
             )
         )
-        return result.rowcount == 1
+        if result.rowcount != 1:
+            return False
+        if owner is not None:
+            await _add_allocation(conn, owner, host_uuid, cpu, memory)
+        return True
+
+
+async def _add_allocation(conn: AsyncConnection, owner: str, host_uuid: str, cpu: int, memory: int) -> None:
+    a = ALLOCATION
+    key = (a.c.ownerUuid == owner) & (a.c.hostUuid == host_uuid)
+    grown = await conn.execute(update(a).where(key).values(cpuNum=a.c.cpuNum + cpu, memorySize=a.c.memorySize + memory))
+    if grown.rowcount == 0:
+        await conn.execute(insert(a).values(ownerUuid=owner, hostUuid=host_uuid, cpuNum=cpu, memorySize=memory))
+
+
+async def release(
+    db: Database,
+    owner: str,
+    *,
+    host_uuid: str | None = None,
+    keep_host_uuid: str | None = None,
+    cpu: int | None = None,
+    memory: int | None = None,
+) -> None:
+    """Give back what `owner` holds: on `host_uuid` (every host when None) but not on
+    `keep_host_uuid`; only `cpu`/`memory` of it when given (a VM shrinking in place).
+
+    The rows are removed with DELETE ... RETURNING and their amounts given back in the same
+    transaction: a second release of the same owner finds nothing, so nothing is returned twice.
+    """
+    a = ALLOCATION
+    where = [a.c.ownerUuid == owner]
+    if host_uuid is not None:
+        where.append(a.c.hostUuid == host_uuid)
+    if keep_host_uuid is not None:
+        where.append(a.c.hostUuid != keep_host_uuid)
+    async with db.tx() as conn:
+        if cpu is None and memory is None:
+            rows = (
+                await conn.execute(delete(a).where(*where).returning(a.c.hostUuid, a.c.cpuNum, a.c.memorySize))
+            ).all()
+            for host, held_cpu, held_memory in rows:
+                await _give_back(conn, host, held_cpu, held_memory)
+            return
+        held = (await conn.execute(select(a.c.hostUuid, a.c.cpuNum, a.c.memorySize).where(*where))).first()
+        if held is None:
+            return
+        less_cpu, less_memory = min(cpu or 0, held[1]), min(memory or 0, held[2])
+        await conn.execute(
+            update(a)
+            .where(a.c.ownerUuid == owner, a.c.hostUuid == held[0])
+            .values(cpuNum=a.c.cpuNum - less_cpu, memorySize=a.c.memorySize - less_memory)
+        )
+        await _give_back(conn, held[0], less_cpu, less_memory)
 
 
 async def allocate(db: Database, msg: AllocateHost) -> dict[str, Any]:
@@ -119,7 +177,7 @@ async def allocate(db: Database, msg: AllocateHost) -> dict[str, Any]:
     if msg.dryRun:
         return {"hostUuids": sorted(row[0] for row in found)}
     for host_uuid, cluster_uuid, zone_uuid in found:
-        if await reserve(db, host_uuid, msg.cpuNum, msg.memorySize):
+        if await reserve(db, host_uuid, msg.cpuNum, msg.memorySize, msg.ownerUuid):
             return {"hostUuid": host_uuid, "clusterUuid": cluster_uuid, "zoneUuid": zone_uuid}
     raise errors.fail(
         NO_AVAILABLE_HOST,
@@ -135,21 +193,26 @@ def _hints(msg: AllocateHost) -> str:
 
 
 async def give_back(db: Database, host_uuid: str, cpu: int, memory: int) -> None:
+    """Return capacity that no owner row records."""
+    async with db.tx() as conn:
+        await _give_back(conn, host_uuid, cpu, memory)
+
+
+async def _give_back(conn: AsyncConnection, host_uuid: str, cpu: int, memory: int) -> None:
     """Return capacity, never above the host's totals (the host may have been reconnected smaller)."""
     h = HOST.table
     new_cpu = h.c.availableCpuCapacity + cpu
     new_memory = h.c.availableMemoryCapacity + memory
-    async with db.tx() as conn:
-        await conn.execute(
-            update(h)
-            .where(h.c.uuid == host_uuid)
-            .values(
-                availableCpuCapacity=case((new_cpu > h.c.totalCpuCapacity, h.c.totalCpuCapacity), else_=new_cpu),
-                availableMemoryCapacity=case(
-                    (new_memory > h.c.totalMemoryCapacity, h.c.totalMemoryCapacity), else_=new_memory
-                ),
-            )
+    await conn.execute(
+        update(h)
+        .where(h.c.uuid == host_uuid)
+        .values(
+            availableCpuCapacity=case((new_cpu > h.c.totalCpuCapacity, h.c.totalCpuCapacity), else_=new_cpu),
+            availableMemoryCapacity=case(
+                (new_memory > h.c.totalMemoryCapacity, h.c.totalMemoryCapacity), else_=new_memory
+            ),
         )
+    )
 
 
-__all__ = ["allocate", "candidates", "give_back", "reserve"]
+__all__ = ["allocate", "candidates", "give_back", "release", "reserve"]

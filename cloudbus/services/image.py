@@ -65,7 +65,6 @@ def size_hint(tags: list[str] | None) -> int | None:
 
 class ImageService(ResourceService):
     service_id = "image"
-    resource_types = ("Image",)
     deletion_policy = "Delay"  # or "Direct"
 
     async def _refs(self, conn: Any, image_uuid: str) -> list[dict[str, Any]]:

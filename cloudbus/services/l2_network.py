@@ -34,7 +34,6 @@ from cloudbus.services.common import changes, load, new_row, set_fields
 
 class L2NetworkService(ResourceService):
     service_id = "network.l2"
-    resource_types = ("L2Network",)
 
     @handles(CreateL2NoVlanNetwork, CreateL2VlanNetwork)
     async def create(self, msg: CreateL2NoVlanNetwork) -> dict[str, Any]:

@@ -39,7 +39,6 @@ from cloudbus.services.network.services import NetworkServiceHandlers
 
 class L3NetworkService(IpRangeHandlers, NetworkServiceHandlers):
     service_id = "network.l3"
-    resource_types = ("L3Network", "IpRange")
 
     async def start(self) -> None:
         await self.ensure_providers()

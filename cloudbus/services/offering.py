@@ -30,7 +30,6 @@ from cloudbus.services.common import STATE_EVENTS, changes, load, new_row, set_f
 
 class OfferingService(ResourceService):
     service_id = "configuration"
-    resource_types = ("InstanceOffering", "DiskOffering")
 
     @handles(CreateInstanceOffering)
     async def create_instance_offering(self, msg: CreateInstanceOffering) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from cloudbus.apis.internal.tag import RecordTags, SweepTags
 from cloudbus.core import errors
 from cloudbus.core.logging import get_logger
 from cloudbus.core.messages import APICreateMessage, APIMessage, APIQueryMessage, Event, Reply
-from cloudbus.core.service import Service, handles
+from cloudbus.core.service import Service, current_message_id, handles
 from cloudbus.inventory.tag import check_tags
 
 log = get_logger(__name__)
@@ -34,6 +34,7 @@ REMOVING_APIS = ("Delete", "Destroy", "Expunge", "Detach", "Remove")
 
 class ApiPortal(Service):
     service_id = "api.portal"
+    records_messages = False  # the owning service records the API under the same id
 
     @handles(APIMessage, chain=False)
     async def route(self, msg: APIMessage) -> Reply:
@@ -45,7 +46,9 @@ class ApiPortal(Service):
                 problem = check_tags(getattr(msg, field), field)
                 if problem:
                     raise errors.invalid_argument(problem)
-        reply = await self.bus.call(msg, service=msg.service_id)
+        # the API's id travels on: the service running it records it, so a redelivered or
+        # retried API (same id) is answered from that record instead of running again
+        reply = await self.bus.call(msg, service=msg.service_id, msg_id=current_message_id.get())
         if not isinstance(msg, APIQueryMessage):
             await self.keep_tags(msg, reply)
             await self.bus.publish(Event(name=f"api.{msg.message_name()}", data=reply.to_json()))

@@ -63,7 +63,6 @@ STATES = {"enable": "Enabled", "disable": "Disabled", "maintain": "Maintenance",
 
 class PrimaryStorageService(PrimaryStorageOps, ResourceService):
     service_id = "storage.primary"
-    resource_types = ("PrimaryStorage", "LocalStorageHostRef")
 
     async def start(self) -> None:
         await self.bus.subscribe("host.status.changed", self._on_host_status)

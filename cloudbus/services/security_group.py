@@ -55,7 +55,6 @@ rule_t, l3_ref_t, nic_ref_t, nic_t = RULE.table, L3_REF.table, NIC_REF.table, VM
 
 class SecurityGroupService(ResourceService):
     service_id = "securityGroup"
-    resource_types = ("SecurityGroup", "SecurityGroupRule", "SecurityGroupL3NetworkRef", "VmNicSecurityGroupRef")
 
     # -- groups ---------------------------------------------------------------------------
 

@@ -51,7 +51,6 @@ SWEEP_INTERVAL = 60.0
 
 class TagService(ResourceService):
     service_id = "tag"
-    resource_types = ("UserTag", "SystemTag")
 
     def __init__(self, node: Any) -> None:
         super().__init__(node)

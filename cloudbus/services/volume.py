@@ -48,7 +48,6 @@ from cloudbus.services.volume_snapshot import SnapshotHandlers
 
 class VolumeService(AttachHandlers, SnapshotHandlers):
     service_id = "volume"
-    resource_types = ("Volume", "VolumeSnapshot", "VolumeSnapshotTree")
 
     # ---- internal contract (cloudbus/apis/internal/volume.py) ---------------------------
 

@@ -16,7 +16,6 @@ from cloudbus.services.common import STATE_EVENTS, changes, load, new_row, set_f
 
 class ZoneService(ResourceService):
     service_id = "zone"
-    resource_types = ("Zone",)
 
     @handles(CreateZone)
     async def create(self, msg: CreateZone) -> dict[str, Any]:

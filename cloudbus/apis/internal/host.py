@@ -6,13 +6,18 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
+from cloudbus.apis.routing import Concerns
 from cloudbus.core.errors import register
 from cloudbus.core.messages import Message
 
 NO_AVAILABLE_HOST = register("HOST_ALLOCATION.1000", "No available host found")
 
 
-class AllocateHost(Message):
+class _Host(Concerns):
+    resource: ClassVar[str] = "Host"
+
+
+class AllocateHost(_Host, Message):
     """Pick an Enabled+Connected host with room and reserve `cpuNum`/`memorySize` on it atomically.
 
     Candidates: hosts in clusters attached to the L2 networks of every `l3NetworkUuids`
@@ -20,8 +25,6 @@ class AllocateHost(Message):
     the placement hints. Reply: `hostUuid`, `clusterUuid`, `zoneUuid`.
     Fails with HOST_ALLOCATION.1000 (nothing reserved) when no host fits.
     """
-
-    service_id: ClassVar[str] = "host"
 
     cpuNum: int
     memorySize: int
@@ -34,27 +37,31 @@ class AllocateHost(Message):
     # only clusters attached to one of these primary storages (a stopped VM's root volume)
     primaryStorageUuids: list[str] = Field(default_factory=list)
     dryRun: bool = False  # list candidates (reply `hostUuids`) without reserving
+    ownerUuid: str | None = None  # the VM the capacity is for: ReturnHostCapacity(ownerUuid) gives it back
 
 
-class ReturnHostCapacity(Message):
-    """Give back capacity reserved by AllocateHost (rollback, stop, destroy, migrate)."""
+class ReturnHostCapacity(_Host, Message):
+    """Give back capacity reserved by AllocateHost (rollback, stop, destroy, migrate).
 
-    service_id: ClassVar[str] = "host"
+    With `ownerUuid`: what that owner holds on `hostUuid` (on every host but `keepHostUuid`
+    when `hostUuid` is unset), or only `cpuNum`/`memorySize` of it when given; idempotent.
+    Without: `cpuNum`/`memorySize` on `hostUuid`, as recorded by no owner.
+    """
 
-    hostUuid: str
-    cpuNum: int
-    memorySize: int
+    hostUuid: str | None = None
+    ownerUuid: str | None = None
+    keepHostUuid: str | None = None
+    cpuNum: int | None = None
+    memorySize: int | None = None
 
 
-class HypervisorCommand(Message):
+class HypervisorCommand(_Host, Message):
     """Run a VM-level command on a host's hypervisor driver, bounded by the driver timeout.
 
     `command` is a driver method name (`startVm`, `stopVm`, `rebootVm`, `pauseVm`,
     `resumeVm`, `destroyVm`, `migrateVm`, `attachVolume`, `detachVolume`, `attachNic`,
     `detachNic`, ...); `args` carries its JSON arguments. Reply: `result` (driver's JSON).
     """
-
-    service_id: ClassVar[str] = "host"
 
     hostUuid: str
     command: str

@@ -6,13 +6,18 @@ from typing import ClassVar
 
 from pydantic import Field
 
+from cloudbus.apis.routing import Concerns
 from cloudbus.core.errors import register
 from cloudbus.core.messages import Message
 
 CANNOT_ALLOCATE_IP = register("L3.1000", "Cannot allocate an IP address")
 
 
-class AllocateIp(Message):
+class _UsedIp(Concerns):
+    resource: ClassVar[str] = "UsedIp"
+
+
+class AllocateIp(_UsedIp, Message):
     """Take a free IP of `l3NetworkUuid` (or exactly `requiredIp`) and record it as used.
 
     Exact under concurrency (a unique (l3NetworkUuid, ip) row). Reply: `usedIpUuid`, `ip`,
@@ -21,8 +26,6 @@ class AllocateIp(Message):
     from `ipRangeUuid` only when given.
     """
 
-    service_id: ClassVar[str] = "network.l3"
-
     l3NetworkUuid: str
     requiredIp: str | None = None
     usedFor: str = "VmNic"
@@ -30,10 +33,8 @@ class AllocateIp(Message):
     ipRangeUuid: str | None = None
 
 
-class ReturnIp(Message):
+class ReturnIp(_UsedIp, Message):
     """Free used IPs (idempotent): by uuid, and/or every IP recorded for `vmNicUuids`."""
-
-    service_id: ClassVar[str] = "network.l3"
 
     usedIpUuids: list[str] = Field(default_factory=list)
     vmNicUuids: list[str] = Field(default_factory=list)

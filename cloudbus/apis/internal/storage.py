@@ -4,20 +4,27 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from cloudbus.apis.routing import Concerns
 from cloudbus.core.errors import register
 from cloudbus.core.messages import Message
 
 NO_PRIMARY_STORAGE = register("PS.1000", "No primary storage with enough space")
 
 
-class AllocatePrimaryStorage(Message):
+class _PrimaryStorage(Concerns):
+    resource: ClassVar[str] = "PrimaryStorage"
+
+
+class _Image(Concerns):
+    resource: ClassVar[str] = "Image"
+
+
+class AllocatePrimaryStorage(_PrimaryStorage, Message):
     """Reserve `size` bytes on an Enabled+Connected primary storage attached to `clusterUuid`.
 
     Local storage reserves on `hostUuid`'s share. Reply: `primaryStorageUuid`.
     Fails with PS.1000 (nothing reserved) when none has room.
     """
-
-    service_id: ClassVar[str] = "storage.primary"
 
     size: int
     clusterUuid: str
@@ -25,21 +32,17 @@ class AllocatePrimaryStorage(Message):
     primaryStorageUuid: str | None = None
 
 
-class ReturnPrimaryStorageCapacity(Message):
-    service_id: ClassVar[str] = "storage.primary"
-
+class ReturnPrimaryStorageCapacity(_PrimaryStorage, Message):
     primaryStorageUuid: str
     size: int
     hostUuid: str | None = None
 
 
-class InstantiateVolume(Message):
+class InstantiateVolume(_PrimaryStorage, Message):
     """Create a volume's bits on its primary storage (from `imageUuid` for root volumes).
 
     Reply: `installPath`.
     """
-
-    service_id: ClassVar[str] = "storage.primary"
 
     primaryStorageUuid: str
     volumeUuid: str
@@ -49,22 +52,18 @@ class InstantiateVolume(Message):
     format: str = "qcow2"
 
 
-class DeleteVolumeBits(Message):
-    service_id: ClassVar[str] = "storage.primary"
-
+class DeleteVolumeBits(_PrimaryStorage, Message):
     primaryStorageUuid: str
     volumeUuid: str
     installPath: str | None = None
     hostUuid: str | None = None
 
 
-class SnapshotCommand(Message):
+class SnapshotCommand(_PrimaryStorage, Message):
     """Snapshot operations on a primary storage: `command` in take|delete|revert.
 
     Reply for take: `installPath`, `size`.
     """
-
-    service_id: ClassVar[str] = "storage.primary"
 
     primaryStorageUuid: str
     command: str
@@ -74,13 +73,11 @@ class SnapshotCommand(Message):
     snapshotInstallPath: str | None = None
 
 
-class SelectBackupStorage(Message):
+class SelectBackupStorage(_Image, Message):
     """Choose a Ready copy of `imageUuid` on an Enabled+Connected backup storage attached to `zoneUuid`.
 
     Reply: `backupStorageUuid`, `installPath`, `size`, `format`, `mediaType`.
     """
-
-    service_id: ClassVar[str] = "image"
 
     imageUuid: str
     zoneUuid: str | None = None

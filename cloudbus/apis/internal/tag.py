@@ -12,24 +12,26 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from cloudbus.apis.routing import Concerns
 from cloudbus.core.messages import Message
 
 
-class RecordTags(Message):
+class _Tags(Concerns):
+    # user and system tags have one owner, the tag service: either type names it
+    resource: ClassVar[str] = "UserTag"
+
+
+class RecordTags(_Tags, Message):
     """Reply: `userTags`, `systemTags` = the tag inventories recorded (duplicates skipped).
 
     `resourceType` (`XxxVO`) may be left out: the tag service finds the table holding
     `resourceUuid`.
     """
 
-    service_id: ClassVar[str] = "tag"
-
     resourceUuid: str
     resourceType: str | None = None
     # the tags to record travel in the fields every message has: `userTags`, `systemTags`
 
 
-class SweepTags(Message):
+class SweepTags(_Tags, Message):
     """Reply: `removed` = how many tags were removed."""
-
-    service_id: ClassVar[str] = "tag"

@@ -6,10 +6,15 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
+from cloudbus.apis.routing import Concerns
 from cloudbus.core.messages import Message
 
 
-class CreateVmVolume(Message):
+class _Volume(Concerns):
+    resource: ClassVar[str] = "Volume"
+
+
+class CreateVmVolume(_Volume, Message):
     """Create (row + bits on `primaryStorageUuid`) a Root or Data volume of a VM.
 
     Reply: `inventory` (the VolumeInventory, status Ready, attached to the VM).
@@ -17,8 +22,6 @@ class CreateVmVolume(Message):
     owns `size` bytes of it, returned by ExpungeVolumes. On failure nothing is left and
     nothing is returned (the caller still owns its reservation).
     """
-
-    service_id: ClassVar[str] = "volume"
 
     vmInstanceUuid: str
     type: Literal["Root", "Data"]
@@ -32,7 +35,7 @@ class CreateVmVolume(Message):
     resourceUuid: str | None = None
 
 
-class ExpungeVolumes(Message):
+class ExpungeVolumes(_Volume, Message):
     """Remove volumes and their bits and snapshots (VM creation rollback, VM expunge).
 
     `keepBits=True` only drops the rows (the DBOnly policy of a deleted primary storage).
@@ -41,18 +44,14 @@ class ExpungeVolumes(Message):
     `returnCapacity=False`. Reply: `volumeUuids` (those removed).
     """
 
-    service_id: ClassVar[str] = "volume"
-
     volumeUuids: list[str] = Field(default_factory=list)
     keepBits: bool = False
     returnCapacity: bool = True
 
 
-class DetachVmVolumes(Message):
+class DetachVmVolumes(_Volume, Message):
     """Detach every data volume of a VM (VM expunge keeps data volumes), rows only.
 
     Reply: `volumeUuids` (those detached)."""
-
-    service_id: ClassVar[str] = "volume"
 
     vmInstanceUuid: str

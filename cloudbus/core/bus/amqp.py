@@ -11,6 +11,11 @@ Topology, all names prefixed by the bus `namespace` (default `cloudbus`):
   nobody serves is unroutable; requests are published with `mandatory=True`, the broker returns
   them at once and the caller gets SYS.1008 instead of waiting out its timeout. Durable
   queues would instead pile up requests for a dead service whose callers already gave up.
+- `<ns>.node.<node_uuid>`: this node's own queue (exclusive, auto-delete). A message about an
+  existing resource goes to the node owning the resource's uuid on the ring of live nodes
+  (`Bus.ring`, kept by the management-node service); when that is this node it stays
+  in-process. A node that receives a message for a uuid it no longer owns (the ring changed
+  while it travelled) forwards it, up to `MAX_HOPS` times.
 - `<ns>.reply.<node_uuid>`: this bus's exclusive reply queue (`reply_to` of every call;
   replies are matched by `correlation_id`). Chosen over direct reply-to
   (`amq.rabbitmq.reply-to`) because both measure the same here (~1k RPC/s at 100 in flight,
@@ -33,7 +38,11 @@ Delivery:
   Handlers of non-idempotent messages rely on DB constraints / chain queues, as on ZStack.
 - Nothing is persistent: a broker restart loses queued requests; their callers fail fast
   with SYS.1011 (pending calls are failed when the connection drops, since their replies
-  would go to a reply queue that no longer exists).
+  would go to a reply queue that no longer exists); clients retry with the same message id.
+- A node that leaves the ring (dead or stopped) takes its queue with it: a request it held
+  is sent again, with the same id, to the uuid's new owner when the message is executed at
+  most once (API messages, keyed internal calls: the new owner returns the recorded outcome
+  or waits for the takeover to settle it); any other request is answered SYS.1012.
 
 Channels: requests and events are published on a channel with publisher confirms, because
 aiormq reports a returned (unroutable) message only to a publish awaiting its confirm; that is
@@ -66,10 +75,12 @@ from aio_pika.abc import (
 
 from cloudbus.core import errors
 from cloudbus.core.bus.base import (
+    NODE_UNAVAILABLE,
     Bus,
     Endpoint,
     EventHandler,
     current_deadline,
+    next_message_id,
     no_service_reply,
     timeout_reply,
 )
@@ -77,11 +88,15 @@ from cloudbus.core.envelope import CONTENT_TYPE, Envelope, decode
 from cloudbus.core.ids import new_uuid
 from cloudbus.core.logging import get_logger
 from cloudbus.core.messages import Event, Message, Reply, build, message_class
+from cloudbus.core.ring import HashRing
 
 log = get_logger(__name__)
 
 # A lost connection means the reply queue is gone: the reply can never arrive.
 UNDELIVERABLE = "SYS.1011"
+MAX_HOPS = 3
+# The answer a pending call gets when the node holding its request left the ring.
+_NODE_LEFT = Reply.failure(errors.err(NODE_UNAVAILABLE, "the management node handling the message left the cluster"))
 
 
 class _AmqpSubscription:
@@ -119,13 +134,31 @@ class AmqpBus(Bus):
         self._channel: AbstractRobustChannel | None = None
         self._replies: AbstractRobustChannel | None = None  # confirms off: replies need no return check
         self._events: AbstractExchange | None = None
-        self._pending: dict[str, tuple[asyncio.Future[Reply], Message, str]] = {}
+        self._pending: dict[str, tuple[asyncio.Future[Reply], Message, str | None]] = {}  # id -> (, , node)
+        self._ring_changed = asyncio.Event()
         self._service_consumers: list[tuple[AbstractQueue, str]] = []
         self._tasks: set[asyncio.Task[Any]] = set()  # local deliveries and event handlers
         self._handling: set[asyncio.Task[Any]] = set()  # requests from the broker being handled
 
     def service_queue(self, service_id: str) -> str:
         return f"{self.namespace}.service.{service_id}"
+
+    def node_queue(self, node_uuid: str) -> str:
+        return f"{self.namespace}.node.{node_uuid}"
+
+    def set_ring(self, ring: HashRing) -> None:
+        gone = self.ring.members - ring.members if self.ring is not None else frozenset()
+        super().set_ring(ring)
+        self._ring_changed.set()
+        self._ring_changed = asyncio.Event()
+        for future, _msg, node in list(self._pending.values()):
+            if node in gone and not future.done():
+                future.set_result(_NODE_LEFT)
+
+    def _remote_owner(self, msg: Message) -> str | None:
+        """The node to send `msg` to, or None when it is handled here (or by any node)."""
+        node = self.owner(msg.resource_uuid())
+        return None if node == self.node_uuid else node
 
     @property
     def events_exchange(self) -> str:
@@ -169,6 +202,14 @@ class AmqpBus(Bus):
             self.reply_queue, exclusive=True, auto_delete=True, timeout=self.op_timeout
         )
         await replies.consume(self._on_reply, no_ack=True, timeout=self.op_timeout)
+        mine = await channel.declare_queue(
+            self.node_queue(self.node_uuid), exclusive=True, auto_delete=True, timeout=self.op_timeout
+        )
+
+        async def on_node_request(message: AbstractIncomingMessage) -> None:
+            self._track(self._handling, self._handle_request(None, message))
+
+        self._service_consumers.append((mine, await mine.consume(on_node_request, timeout=self.op_timeout)))
         for endpoint in self.endpoints.values():
             await self._consume(endpoint)
 
@@ -208,20 +249,40 @@ class AmqpBus(Bus):
 
     # --- request / reply -------------------------------------------------------------
 
-    async def call(self, msg: Message, *, service: str | None = None, timeout: float | None = None) -> Reply:
+    async def call(
+        self, msg: Message, *, service: str | None = None, timeout: float | None = None, msg_id: str | None = None
+    ) -> Reply:
         target = service or msg.service_id
         seconds = self.timeout_for(msg, timeout)
-        msg_id = new_uuid()
+        msg_id, once = (msg_id, False) if msg_id else next_message_id()
         deadline = time.time() + seconds
-        endpoint = self.endpoints.get(target)
-        if endpoint is not None:
-            return await self._call_local(endpoint, msg, msg_id, deadline, seconds)
+        while True:
+            node = self._remote_owner(msg)
+            endpoint = self.endpoints.get(target)
+            if node is None and endpoint is not None:
+                return await self._call_local(endpoint, msg, msg_id, deadline, seconds, once)
+            reply = await self._call_remote(msg, msg_id, target, node, deadline, seconds, once)
+            if reply is None:  # the owner's queue is gone: wait for the ring to drop it, then again
+                if not await self._wait_ring_change(deadline):
+                    return Reply.failure(
+                        errors.err(NODE_UNAVAILABLE, f"management node[uuid:{node}] owning the resource is unreachable")
+                    )
+                continue
+            if reply is _NODE_LEFT and (once or msg.exactly_once) and time.time() < deadline:
+                continue  # the new owner returns the recorded outcome, or waits for the takeover's
+            return reply
+
+    async def _call_remote(
+        self, msg: Message, msg_id: str, target: str, node: str | None, deadline: float, seconds: float, once: bool
+    ) -> Reply | None:
+        """One try through the broker; None when `node`'s queue does not exist (any more)."""
         future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
-        self._pending[msg_id] = (future, msg, target)
+        self._pending[msg_id] = (future, msg, node)
         try:
-            envelope = self._request(msg, msg_id, "call", target, deadline)
-            if not await self._publish_request(envelope, target, msg_id, deadline, reply_to=self.reply_queue):
-                return no_service_reply(msg, target)
+            envelope = self._request(msg, msg_id, "call", target, deadline, once)
+            queue = self.node_queue(node) if node else self.service_queue(target)
+            if not await self._publish_request(envelope, queue, msg_id, deadline, reply_to=self.reply_queue):
+                return None if node else no_service_reply(msg, target)
             done, _ = await asyncio.wait({future}, timeout=max(deadline - time.time(), 0))
             return future.result() if done else timeout_reply(msg, msg_id, seconds)
         except TimeoutError:
@@ -231,52 +292,77 @@ class AmqpBus(Bus):
         finally:
             self._pending.pop(msg_id, None)
 
+    async def _wait_ring_change(self, deadline: float) -> bool:
+        """Wait (at most 1 s, never past `deadline`) for a new ring; False once out of time."""
+        left = deadline - time.time()
+        if left <= 0:
+            return False
+        changed = self._ring_changed
+        try:
+            await asyncio.wait_for(changed.wait(), min(left, 1.0))
+        except TimeoutError:
+            pass
+        return time.time() < deadline
+
     async def _call_local(
-        self, endpoint: Endpoint, msg: Message, msg_id: str, deadline: float, seconds: float
+        self, endpoint: Endpoint, msg: Message, msg_id: str, deadline: float, seconds: float, once: bool = False
     ) -> Reply:
-        task = self._track(self._tasks, self._deliver(endpoint, msg, msg_id, deadline))
+        task = self._track(self._tasks, self._deliver(endpoint, msg, msg_id, deadline, once))
         done, _ = await asyncio.wait({task}, timeout=seconds)
         return task.result() if done else timeout_reply(msg, msg_id, seconds)
 
     @staticmethod
-    async def _deliver(endpoint: Endpoint, msg: Message, msg_id: str, deadline: float | None) -> Reply:
+    async def _deliver(
+        endpoint: Endpoint, msg: Message, msg_id: str, deadline: float | None, once: bool = False
+    ) -> Reply:
         current_deadline.set(deadline)
-        return await endpoint.handle(msg, msg_id)
+        return await endpoint.handle(msg, msg_id, once=once)
 
     async def send(self, msg: Message, *, service: str | None = None) -> None:
         target = service or msg.service_id
         msg_id = new_uuid()
         deadline = time.time() + self.timeout_for(msg)
+        node = self._remote_owner(msg)
         endpoint = self.endpoints.get(target)
-        if endpoint is not None:
+        if node is None and endpoint is not None:
             self._track(self._tasks, self._deliver(endpoint, msg, msg_id, deadline))
             return
         envelope = self._request(msg, msg_id, "send", target, deadline)
+        queue = self.node_queue(node) if node else self.service_queue(target)
         try:
-            if not await self._publish_request(envelope, target, msg_id, min(deadline, time.time() + self.op_timeout)):
+            if not await self._publish_request(envelope, queue, msg_id, min(deadline, time.time() + self.op_timeout)):
                 log.warning("message dropped: no service", service=target, message=msg.message_name())
         except Exception as exc:
             log.warning("message dropped: cannot publish", service=target, message=msg.message_name(), error=repr(exc))
 
-    def _request(self, msg: Message, msg_id: str, kind: str, target: str, deadline: float) -> Envelope:
-        return Envelope(kind, msg_id, msg.message_name(), msg.body(), target, round(deadline, 3), self.node_uuid)
+    def _request(
+        self, msg: Message, msg_id: str, kind: str, target: str, deadline: float, once: bool = False
+    ) -> Envelope:
+        return Envelope(
+            kind, msg_id, msg.message_name(), msg.body(), target, round(deadline, 3), self.node_uuid, once=once
+        )
 
     async def _publish_request(
-        self, envelope: Envelope, target: str, msg_id: str, deadline: float, *, reply_to: str | None = None
+        self,
+        envelope: Envelope,
+        queue: str,
+        msg_id: str,
+        deadline: float,
+        *,
+        reply_to: str | None = None,
+        correlation_id: str | None = None,
     ) -> bool:
-        """Publish a request; False if the broker returned it (no node serves `target`)."""
+        """Publish a request to `queue`; False if the broker returned it (no such queue)."""
         message = aio_pika.Message(
             envelope.encode(),
             content_type=CONTENT_TYPE,
-            correlation_id=msg_id,
+            correlation_id=correlation_id or msg_id,
             message_id=msg_id,
             reply_to=reply_to,
             type=envelope.name,
             expiration=max(deadline - time.time(), 0.001),
         )
-        return await self._publish(
-            self._channel, lambda ch: ch.default_exchange, message, self.service_queue(target), deadline, True
-        )
+        return await self._publish(self._channel, lambda ch: ch.default_exchange, message, queue, deadline, True)
 
     async def _publish(
         self,
@@ -331,8 +417,11 @@ class AmqpBus(Bus):
 
     # --- consuming side --------------------------------------------------------------
 
-    async def _handle_request(self, endpoint: Endpoint, message: AbstractIncomingMessage) -> None:
-        """Decode, handle and reply to one request; every failure becomes an error reply."""
+    async def _handle_request(self, endpoint: Endpoint | None, message: AbstractIncomingMessage) -> None:
+        """Decode, handle and reply to one request; every failure becomes an error reply.
+
+        `endpoint` is None for this node's own queue: the envelope names the service.
+        """
         envelope: Envelope | None = None
         reply: Reply | None = None
         try:
@@ -340,24 +429,48 @@ class AmqpBus(Bus):
             if envelope.deadline is not None and envelope.deadline < time.time():
                 log.info("expired request dropped", message=envelope.name, msg_id=envelope.id)
             else:
-                reply = await self._dispatch(endpoint, envelope, message.correlation_id)
+                reply = await self._dispatch(endpoint, envelope, message)
         except errors.CloudBusError as exc:
             reply = Reply.failure(exc.error)
         except Exception as exc:  # a consumer must outlive any bad message or handler
-            log.exception("request failed", queue=self.service_queue(endpoint.service_id))
+            log.exception("request failed", service=endpoint.service_id if endpoint else None)
             reply = Reply.failure(errors.err(errors.INTERNAL, f"{type(exc).__name__}: {exc}"))
         if reply is not None and message.reply_to:
             await self._quietly(self._reply(message, envelope, reply), "reply")
         await self._quietly(message.ack(), "ack")
 
-    async def _dispatch(self, endpoint: Endpoint, envelope: Envelope, correlation_id: str | None) -> Reply:
+    async def _dispatch(
+        self, endpoint: Endpoint | None, envelope: Envelope, message: AbstractIncomingMessage
+    ) -> Reply | None:
         if envelope.kind not in ("call", "send"):
             raise errors.invalid_argument(f"a service queue takes call or send envelopes, not {envelope.kind}")
         cls = message_class(envelope.name)
         if cls is None:
             raise errors.fail(errors.UNKNOWN_MESSAGE, f"no message[{envelope.name}] is known to this node")
         msg = build(cls, envelope.body)
-        return await self._deliver(endpoint, msg, envelope.id or correlation_id or new_uuid(), envelope.deadline)
+        if endpoint is None:
+            endpoint = self.endpoints.get(envelope.service or "")
+            if endpoint is None:
+                return no_service_reply(msg, envelope.service or "?")
+            owner = self._remote_owner(msg)
+            if owner is not None and envelope.hops < MAX_HOPS and await self._forward(envelope, message, owner):
+                return None  # the new owner answers the caller directly
+        msg_id = envelope.id or message.correlation_id or new_uuid()
+        return await self._deliver(endpoint, msg, msg_id, envelope.deadline, envelope.once)
+
+    async def _forward(self, envelope: Envelope, message: AbstractIncomingMessage, owner: str) -> bool:
+        """Pass a request for a uuid this node no longer owns to its owner; False if it is gone."""
+        envelope.hops += 1
+        deadline = envelope.deadline or self._op_deadline()
+        log.info("request forwarded to the owner", message=envelope.name, owner=owner, hops=envelope.hops)
+        return await self._publish_request(
+            envelope,
+            self.node_queue(owner),
+            envelope.id,
+            deadline,
+            reply_to=message.reply_to,
+            correlation_id=message.correlation_id,
+        )
 
     async def _reply(self, request: AbstractIncomingMessage, envelope: Envelope | None, reply: Reply) -> None:
         msg_id = envelope.id if envelope else request.correlation_id or ""

@@ -5,17 +5,48 @@ from __future__ import annotations
 import abc
 import asyncio
 import contextvars
+import hashlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import Protocol
 
 from cloudbus.core import errors
 from cloudbus.core.ids import new_uuid
 from cloudbus.core.messages import Event, Message, Reply
+from cloudbus.core.ring import HashRing
 
 # Absolute deadline (time.time()) of the message being handled in this task; calls made
 # while handling it inherit what is left of it.
 current_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("deadline", default=None)
+
+# Calls made inside `keyed_calls(key)` get message ids derived from the key and a counter,
+# and are executed at most once (the receiving service records them, see core.service):
+# a flow step replayed by the node that takes over a dead node's work re-sends the same
+# ids and gets the recorded replies instead of allocating twice.
+_call_key: contextvars.ContextVar[tuple[str, list[int]] | None] = contextvars.ContextVar("call_key", default=None)
+
+NODE_UNAVAILABLE = "SYS.1012"
+
+
+@contextmanager
+def keyed_calls(key: str) -> Iterator[None]:
+    token = _call_key.set((key, [0]))
+    try:
+        yield
+    finally:
+        _call_key.reset(token)
+
+
+def next_message_id() -> tuple[str, bool]:
+    """(id, once): a derived id inside `keyed_calls`, else a fresh uuid."""
+    scope = _call_key.get()
+    if scope is None:
+        return new_uuid(), False
+    key, counter = scope
+    counter[0] += 1
+    return hashlib.blake2b(f"{key}#{counter[0]}".encode(), digest_size=16).hexdigest(), True
+
 
 EventHandler = Callable[[Event], Awaitable[None]]
 
@@ -25,7 +56,7 @@ class Endpoint(Protocol):
 
     service_id: str
 
-    async def handle(self, msg: Message, msg_id: str) -> Reply: ...
+    async def handle(self, msg: Message, msg_id: str, *, once: bool = False) -> Reply: ...
 
 
 class Subscription(Protocol):
@@ -39,6 +70,18 @@ class Bus(abc.ABC):
         self.node_uuid = node_uuid or new_uuid()
         self.default_timeout = default_timeout
         self.endpoints: dict[str, Endpoint] = {}
+        # The ring of live management nodes; None on a bus with one node (LocalBus).
+        self.ring: HashRing | None = None
+
+    def owner(self, uuid: str | None) -> str | None:
+        """The node that owns `uuid` on the ring (None: no ring, or no uuid)."""
+        if uuid is None or self.ring is None:
+            return None
+        return self.ring.owner(uuid)
+
+    def set_ring(self, ring: HashRing) -> None:
+        """Adopt a new membership; calls waiting on nodes that left are answered SYS.1012."""
+        self.ring = ring
 
     async def start(self) -> None:  # noqa: B027 - optional hook
         """Connect / declare what the transport needs."""
@@ -52,8 +95,14 @@ class Bus(abc.ABC):
         self.endpoints[endpoint.service_id] = endpoint
 
     @abc.abstractmethod
-    async def call(self, msg: Message, *, service: str | None = None, timeout: float | None = None) -> Reply:
-        """Send `msg` to `service` (default: `msg.service_id`) and wait for its reply."""
+    async def call(
+        self, msg: Message, *, service: str | None = None, timeout: float | None = None, msg_id: str | None = None
+    ) -> Reply:
+        """Send `msg` to `service` (default: `msg.service_id`) and wait for its reply.
+
+        `msg_id` names the message (a client retrying a call passes the same id again: the
+        receiving service runs a message with a given id at most once).
+        """
 
     @abc.abstractmethod
     async def send(self, msg: Message, *, service: str | None = None) -> None:

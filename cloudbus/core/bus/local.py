@@ -13,6 +13,7 @@ from cloudbus.core.bus.base import (
     Bus,
     EventHandler,
     current_deadline,
+    next_message_id,
     no_service_reply,
     topic_matches,
     wait_reply,
@@ -45,20 +46,22 @@ class LocalBus(Bus):
         task.add_done_callback(self._tasks.discard)
         return task
 
-    async def call(self, msg: Message, *, service: str | None = None, timeout: float | None = None) -> Reply:
+    async def call(
+        self, msg: Message, *, service: str | None = None, timeout: float | None = None, msg_id: str | None = None
+    ) -> Reply:
         target = service or msg.service_id
         endpoint = self.endpoints.get(target)
         if endpoint is None:
             return no_service_reply(msg, target)
         seconds = self.timeout_for(msg, timeout)
-        msg_id = new_uuid()
-        task = self._spawn(self._deliver(endpoint, msg, msg_id, time.time() + seconds))
+        msg_id, once = (msg_id, False) if msg_id else next_message_id()
+        task = self._spawn(self._deliver(endpoint, msg, msg_id, time.time() + seconds, once))
         return await wait_reply(task, msg, msg_id, seconds)  # type: ignore[arg-type]
 
     @staticmethod
-    async def _deliver(endpoint: object, msg: Message, msg_id: str, deadline: float) -> Reply:
+    async def _deliver(endpoint: object, msg: Message, msg_id: str, deadline: float, once: bool = False) -> Reply:
         current_deadline.set(deadline)
-        return await endpoint.handle(msg, msg_id)  # type: ignore[attr-defined]
+        return await endpoint.handle(msg, msg_id, once=once)  # type: ignore[attr-defined]
 
     async def send(self, msg: Message, *, service: str | None = None) -> None:
         target = service or msg.service_id

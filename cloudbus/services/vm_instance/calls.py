@@ -38,9 +38,17 @@ class Calls:
         return list(reply.get("hostUuids") or [])
 
     async def return_host(self, vm: dict[str, Any], host_uuid: str | None = None) -> None:
+        """Give back everything the VM holds on `host_uuid` (default: its current host)."""
         host = host_uuid or vm.get("hostUuid")
         if host:
-            await self.bus.call_ok(ReturnHostCapacity(hostUuid=host, cpuNum=vm["cpuNum"], memorySize=vm["memorySize"]))
+            await self.bus.call_ok(ReturnHostCapacity(ownerUuid=vm["uuid"], hostUuid=host))
+
+    async def release_hosts(self, vm_uuid: str, keep_host_uuid: str | None) -> None:
+        """Give back what the VM holds anywhere but on `keep_host_uuid` (its settled host)."""
+        await self.bus.call_ok(ReturnHostCapacity(ownerUuid=vm_uuid, keepHostUuid=keep_host_uuid))
+
+    async def shrink_host(self, vm_uuid: str, host_uuid: str, cpu: int, memory: int) -> None:
+        await self.bus.call_ok(ReturnHostCapacity(ownerUuid=vm_uuid, hostUuid=host_uuid, cpuNum=cpu, memorySize=memory))
 
     async def hypervisor(self, host_uuid: str, command: str, vm_uuid: str, **args: Any) -> Reply:
         return await self.bus.call_ok(
@@ -73,6 +81,11 @@ class Calls:
 
     async def allocate_ip(self, l3_uuid: str, nic_uuid: str, required_ip: str | None = None) -> Reply:
         return await self.bus.call_ok(AllocateIp(l3NetworkUuid=l3_uuid, vmNicUuid=nic_uuid, requiredIp=required_ip))
+
+    async def return_nic_ips(self, nic_uuids: list[str]) -> None:
+        """Free every IP recorded for these nics (idempotent)."""
+        if nic_uuids:
+            await self.bus.call_ok(ReturnIp(vmNicUuids=nic_uuids))
 
     async def return_ips(self, used_ip_uuids: list[str | None]) -> None:
         uuids = [u for u in used_ip_uuids if u]

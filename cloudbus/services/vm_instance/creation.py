@@ -54,6 +54,7 @@ class Instantiation:
     volumes: list[dict[str, Any]] = field(default_factory=list)
     allocated_ips: list[tuple[str, str]] = field(default_factory=list)  # (nicUuid, usedIpUuid)
     started: bool = False
+    journal: Any = None  # the operation's journal: what a successor needs to roll this run back
 
     @property
     def needs_volumes(self) -> bool:
@@ -99,7 +100,7 @@ class Instantiation:
             fields["primaryStorageUuids"] = [ps] if ps else []
             if volume_host:  # local storage: the VM can only run where its root volume lives
                 fields["hostUuid"] = volume_host
-        reply = await self.calls.allocate_host(**fields)
+        reply = await self.calls.allocate_host(ownerUuid=self.vm["uuid"], **fields)
         self.placement = Placement(reply.get("hostUuid"), reply.get("clusterUuid"), reply.get("zoneUuid"))
         async with self.db.read() as conn:
             self.placement.hypervisorType = await conn.scalar(
@@ -107,7 +108,8 @@ class Instantiation:
             )
 
     async def return_host(self, _: dict[str, Any]) -> None:
-        await self.calls.return_host(self.vm, self.placement.hostUuid)
+        # what the VM held before this run stays (a Stopped VM holds nothing)
+        await self.calls.release_hosts(self.vm["uuid"], self.vm.get("hostUuid"))
 
     async def allocate_primary_storage(self, _: dict[str, Any]) -> None:
         size = self.disk_size()
@@ -115,6 +117,12 @@ class Instantiation:
             size, str(self.placement.clusterUuid), self.placement.hostUuid
         )
         self.ps_reserved = size
+        await self._remember_storage()
+
+    async def _remember_storage(self) -> None:
+        if self.journal is not None:
+            held = {"uuid": self.ps_uuid, "reserved": self.ps_reserved, "hostUuid": self.placement.hostUuid}
+            await self.journal.save(primaryStorage=held if self.ps_reserved > 0 else None)
 
     async def return_primary_storage(self, _: dict[str, Any]) -> None:
         if self.ps_uuid:
@@ -145,6 +153,7 @@ class Instantiation:
             self.volumes.append(volume)
             if VOLUMES_OWN_CAPACITY:
                 self.ps_reserved -= spec["size"]
+                await self._remember_storage()
 
     async def expunge_volumes(self, _: dict[str, Any]) -> None:
         await self.calls.expunge_volumes([v["uuid"] for v in self.volumes])

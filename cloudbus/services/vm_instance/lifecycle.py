@@ -30,6 +30,18 @@ class Lifecycle:
     def __init__(self, db: Any, calls: Calls) -> None:
         self.db = db
         self.calls = calls
+        self.journal: Any = None  # the service's open_journal (see recovery.py)
+
+    async def _journal(self, vm: dict[str, Any], op: str, **state: Any) -> Any:
+        """Journal an operation on `vm` before its first change (kind `vm.op`, recovery.py)."""
+        if self.journal is None:
+            return None
+        return await self.journal(vm["uuid"], "vm.op", uuid=vm["uuid"], op=op, vm=vm, **state)
+
+    @staticmethod
+    async def _close(journal: Any) -> None:
+        if journal is not None:
+            await journal.close()
 
     # --- create / start ----------------------------------------------------------------
 
@@ -108,25 +120,33 @@ class Lifecycle:
             **sizing,
         }
         async with chains.run_in(f"vmInstance-{uuid}"):
+            journal = await self._journal(row, "create", partial=True)
             try:
                 async with self.db.tx() as conn:
                     await conn.execute(insert(store.VM).values(row))
             except IntegrityError:
+                await self._close(journal)
                 raise errors.invalid_argument(f"a resource with uuid[{uuid}] already exists") from None
             try:
                 for device, l3 in enumerate(l3s):
                     await store.insert_nic(self.db, row, l3, device_id=device)
+                if journal is not None:
+                    await journal.save(partial=False)
                 if msg.strategy != "JustCreate":
                     hints = {"zoneUuid": msg.zoneUuid, "clusterUuid": msg.clusterUuid, "hostUuid": msg.hostUuid}
-                    await self.instantiate(row, hints, stop_after=msg.strategy == "CreateStopped")
+                    await self.instantiate(row, hints, stop_after=msg.strategy == "CreateStopped", journal=journal)
             except BaseException:
                 await store.delete_vm(self.db, uuid)
+                await self._close(journal)
                 raise
+            await self._close(journal)
             return await store.inventory(self.db, uuid)
 
-    async def instantiate(self, vm: dict[str, Any], hints: dict[str, Any], *, stop_after: bool = False) -> None:
+    async def instantiate(
+        self, vm: dict[str, Any], hints: dict[str, Any], *, stop_after: bool = False, journal: Any = None
+    ) -> None:
         """Run the chain, then settle the row (state, placement, root volume) in one write."""
-        run = Instantiation(self.db, self.calls, vm, hints, stop_after=stop_after)
+        run = Instantiation(self.db, self.calls, vm, hints, stop_after=stop_after, journal=journal)
         await run.run()
         async with self.db.tx() as conn:
             await conn.execute(
@@ -146,13 +166,17 @@ class Lifecycle:
         check_allowed(vm, "StartVmInstance")
         if vm["state"] == "Running":
             return await store.inventory(self.db, msg.uuid)
+        bare = [n["uuid"] for n in await store.nics(self.db, msg.uuid) if not n["usedIpUuid"]]
+        journal = await self._journal(vm, "start", nicsWithoutIp=bare)
         saved = await store.change(self.db, msg.uuid, state="Starting")
         hints = {"clusterUuid": msg.clusterUuid, "hostUuid": msg.hostUuid}
         try:
-            await self.instantiate(vm, hints)
+            await self.instantiate(vm, hints, journal=journal)
         except BaseException:
             await saved.restore(self.db)
+            await self._close(journal)
             raise
+        await self._close(journal)
         return await store.inventory(self.db, msg.uuid)
 
     # --- stop / reboot / pause / resume ------------------------------------------------------
@@ -167,6 +191,7 @@ class Lifecycle:
     async def stop_vm(self, vm: dict[str, Any], *, type: str = "grace", ignore_failure: bool = False) -> None:
         """Stop on the hypervisor, release the host. `ignore_failure`: a dead host does not block."""
         host = vm["hostUuid"]
+        journal = await self._journal(vm, "stop")
         saved = await store.change(self.db, vm["uuid"], state="Stopping")
         if host:
             try:
@@ -174,9 +199,11 @@ class Lifecycle:
             except errors.CloudBusError:
                 if not ignore_failure:
                     await saved.restore(self.db)
+                    await self._close(journal)
                     raise
         await store.change(self.db, vm["uuid"], state="Stopped", hostUuid=None, lastHostUuid=host or vm["lastHostUuid"])
         await self.calls.return_host(vm, host)
+        await self._close(journal)
 
     async def transit(self, uuid: str, operation: str, via: str, to: str, command: str) -> dict[str, Any]:
         """Operations that keep the host: state `via` while the hypervisor runs `command`, then `to`."""
@@ -184,13 +211,16 @@ class Lifecycle:
         check_allowed(vm, operation)
         if not vm["hostUuid"]:
             raise errors.operation_error(f"vm[uuid:{uuid}] is on no host, {operation} cannot reach it")
+        journal = await self._journal(vm, "transit", via=via, to=to)
         saved = await store.change(self.db, uuid, state=via)
         try:
             await self.calls.hypervisor(vm["hostUuid"], command, uuid)
         except BaseException:
             await saved.restore(self.db)
+            await self._close(journal)
             raise
         await store.change(self.db, uuid, state=to)
+        await self._close(journal)
         return await store.inventory(self.db, uuid)
 
     # --- migrate -----------------------------------------------------------------------------
@@ -221,7 +251,12 @@ class Lifecycle:
         fields = await self.migration_fields(vm)
         if msg.hostUuid:
             fields["hostUuid"] = msg.hostUuid
-        target = await self.calls.allocate_host(**fields)
+        journal = await self._journal(vm, "migrate")
+        try:
+            target = await self.calls.allocate_host(ownerUuid=vm["uuid"], **fields)
+        except BaseException:
+            await self._close(journal)
+            raise
         dest = str(target.get("hostUuid"))
         saved = await store.change(self.db, vm["uuid"], state="Migrating")
         try:
@@ -229,6 +264,7 @@ class Lifecycle:
         except BaseException:
             await self.calls.quietly("return capacity of a failed migration", self.calls.return_host(vm, dest))
             await saved.restore(self.db)
+            await self._close(journal)
             raise
         await store.change(
             self.db,
@@ -240,6 +276,7 @@ class Lifecycle:
             zoneUuid=target.get("zoneUuid"),
         )
         await self.calls.return_host(vm)
+        await self._close(journal)
         return await store.inventory(self.db, vm["uuid"])
 
     # --- capacity changes of a placed VM -------------------------------------------------------
@@ -252,6 +289,6 @@ class Lifecycle:
         more_cpu, more_mem = max(cpu - vm["cpuNum"], 0), max(memory - vm["memorySize"], 0)
         less_cpu, less_mem = max(vm["cpuNum"] - cpu, 0), max(vm["memorySize"] - memory, 0)
         if more_cpu or more_mem:
-            await self.calls.allocate_host(cpuNum=more_cpu, memorySize=more_mem, hostUuid=host)
+            await self.calls.allocate_host(cpuNum=more_cpu, memorySize=more_mem, hostUuid=host, ownerUuid=vm["uuid"])
         if less_cpu or less_mem:
-            await self.calls.return_host({"cpuNum": less_cpu, "memorySize": less_mem}, host)
+            await self.calls.shrink_host(vm["uuid"], host, less_cpu, less_mem)

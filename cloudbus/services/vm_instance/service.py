@@ -30,6 +30,7 @@ from cloudbus.apis.vm_instance import (
 )
 from cloudbus.cascade.engine import cascade_delete
 from cloudbus.cascade.messages import CascadeStep
+from cloudbus.core.messages import Reply
 from cloudbus.core.service import handles
 from cloudbus.inventory.declarations import Inventory
 from cloudbus.services.base import ResourceService
@@ -37,13 +38,13 @@ from cloudbus.services.vm_instance.calls import Calls
 from cloudbus.services.vm_instance.cascade import CascadeEffects
 from cloudbus.services.vm_instance.lifecycle import Lifecycle
 from cloudbus.services.vm_instance.nics import Nics
+from cloudbus.services.vm_instance.recovery import Recovery
 from cloudbus.services.vm_instance.teardown import Teardown
 from cloudbus.services.vm_instance.updates import Updates
 
 
 class VmInstanceService(ResourceService):
     service_id = "vmInstance"
-    resource_types = ("VmInstance",)
 
     def __init__(self, node: Any) -> None:
         super().__init__(node)
@@ -53,6 +54,13 @@ class VmInstanceService(ResourceService):
         self.teardown = Teardown(node.db, self.calls, self.nics)
         self.updates = Updates(node.db, self.calls, self.lifecycle)
         self.effects = CascadeEffects(self)
+        self.recovery = Recovery(node.db, self.calls)
+        self.lifecycle.journal = self.open_journal
+
+    recoverers = {"vm.op": "recover_vm"}
+
+    async def recover_vm(self, state: dict[str, Any]) -> Reply:
+        return await self.recovery.recover(state)
 
     @handles(CreateVmInstance)
     async def create(self, msg: CreateVmInstance) -> dict[str, Any]:

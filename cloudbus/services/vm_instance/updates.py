@@ -79,5 +79,5 @@ class Updates:
                 "cpuNum": values.get("cpuNum", vm["cpuNum"]),
                 "memorySize": values.get("memorySize", vm["memorySize"]),
             }
-            await self.calls.return_host(sized, vm["hostUuid"])
+            await self.calls.return_host({"uuid": vm["uuid"], **sized}, vm["hostUuid"])
         return await store.inventory(self.db, vm["uuid"])

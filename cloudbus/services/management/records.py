@@ -1,0 +1,100 @@
+"""Exactly-once execution: the record of every API (and keyed internal) message id.
+
+`run_once(id, name, run)` inserts the record (state Running, this node) before running;
+the unique id decides which delivery runs. A delivery that finds the record does not run
+again: it gets the recorded reply when the record is Done, or waits for it while Running
+(a redelivery after a node death waits for the takeover to settle it). Finishing a record
+also drops the operation journals written under it, in the same transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from cloudbus.core.bus.base import current_deadline, timeout_reply
+from cloudbus.core.db import Database
+from cloudbus.core.ids import utcnow
+from cloudbus.core.messages import Message, Reply
+from cloudbus.inventory.management_node import api_record_table as RECORD
+from cloudbus.inventory.management_node import operation_journal_table as JOURNAL
+
+POLL = 0.05
+POLL_MAX = 0.5
+
+
+class _Waiting(Message):
+    """Stands for the recorded message in a timeout reply."""
+
+
+class Records:
+    def __init__(self, db: Database, node_uuid: str) -> None:
+        self.db = db
+        self.node_uuid = node_uuid
+
+    async def run_once(self, msg_id: str, name: str, run: Callable[[], Awaitable[Reply]]) -> Reply:
+        if not await self._claim(msg_id, name):
+            return await self.wait(msg_id)
+        reply = await run()
+        await self.finish(msg_id, reply)
+        return reply
+
+    async def _claim(self, msg_id: str, name: str) -> bool:
+        try:
+            async with self.db.tx() as conn:
+                await conn.execute(
+                    insert(RECORD).values(
+                        id=msg_id, apiName=name, nodeUuid=self.node_uuid, state="Running", createDate=utcnow()
+                    )
+                )
+            return True
+        except IntegrityError:
+            return False
+
+    async def wait(self, msg_id: str) -> Reply:
+        """The recorded reply of `msg_id`, once its first run (or the takeover) finished it."""
+        deadline = current_deadline.get() or time.time() + 1800
+        pause = POLL
+        while True:
+            async with self.db.read() as conn:
+                row = (await conn.execute(select(RECORD.c.state, RECORD.c.reply).where(RECORD.c.id == msg_id))).first()
+            if row is not None and row[0] == "Done":
+                return Reply.model_validate(json.loads(row[1]))
+            if time.time() + pause > deadline:
+                return timeout_reply(_Waiting(), msg_id, max(deadline - time.time(), 0))
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, POLL_MAX)
+
+    async def finish(self, msg_id: str, reply: Reply) -> bool:
+        """Record the outcome (once: a record already Done keeps its first reply)."""
+        async with self.db.tx() as conn:
+            done = await conn.execute(
+                update(RECORD)
+                .where(RECORD.c.id == msg_id, RECORD.c.state == "Running")
+                .values(state="Done", reply=json.dumps(reply.to_json()), finishDate=utcnow())
+            )
+            await conn.execute(delete(JOURNAL).where(JOURNAL.c.apiId == msg_id))
+            return done.rowcount == 1
+
+    async def orphans(self, live: set[str]) -> list[str]:
+        """Running records of nodes not in `live` that no journal will settle."""
+        journaled = select(JOURNAL.c.apiId).where(JOURNAL.c.apiId.is_not(None))
+        async with self.db.read() as conn:
+            rows = await conn.execute(
+                select(RECORD.c.id).where(
+                    RECORD.c.state == "Running", RECORD.c.nodeUuid.not_in(live), RECORD.c.id.not_in(journaled)
+                )
+            )
+            return list(rows.scalars())
+
+    async def purge(self, older_than: timedelta) -> None:
+        async with self.db.tx() as conn:
+            await conn.execute(
+                delete(RECORD).where(RECORD.c.state == "Done", RECORD.c.finishDate < utcnow() - older_than)
+            )
