@@ -72,6 +72,7 @@ usage: cloudbus <Api> [key=value ...]   run one API and print its reply as JSON
        cloudbus -f FILE                  run the commands in FILE ('-' = stdin), stop at the first failure
        cloudbus help [Api]               list the APIs, or describe one API's parameters
        cloudbus server ...               run a management node (see 'cloudbus server --help')
+       cloudbus status                   management nodes, their ring, bus and database health
 
 environment: CLOUDBUS_HOME, CLOUDBUS_DB_URL, CLOUDBUS_BUS_URL, CLOUDBUS_BUS_NAMESPACE, CLOUDBUS_LOG_LEVEL"""
 
@@ -230,6 +231,13 @@ async def _one_shot(settings: Settings, tokens: Sequence[str]) -> int:
         return await run_tokens(tokens, session)
 
 
+async def _status(settings: Settings) -> int:
+    from cloudbus.apis.status import status
+
+    async with Session(settings) as session:
+        return await status(settings, session)
+
+
 async def _script(settings: Settings, lines: Iterable[str]) -> int:
     async with Session(settings) as session:
         return await run_lines(lines, session)
@@ -372,6 +380,8 @@ def _dispatch(argv: list[str]) -> int:
         if len(argv) != 2:
             return _usage_error("-f takes exactly one FILE")
         return run_file(settings, argv[1])
+    if head == "status":
+        return asyncio.run(_status(settings))
     if head.startswith("-"):
         return _usage_error(f"unknown option [{head}]")
     if any(token in ("-h", "--help") for token in argv[1:]):

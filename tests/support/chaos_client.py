@@ -8,7 +8,7 @@ Migrate, Destroy, Recover) on a random VM of `--vms`, and waits for all of them.
 outcome is written as soon as it arrives:
 
     {"client": 0, "round": 3, "op": "MigrateVm", "vm": "...", "ok": false,
-     "code": "SYS.1006", "elapsed": 0.21}
+     "code": "SYS.1006", "details": "...", "elapsed": 0.21}
 
 (`"exception"` instead of `"code"` if the client itself raised), so a test can tell that every
 call was answered, how, and how fast. The last line is `{"client": 0, "done": true}`.
@@ -51,7 +51,8 @@ async def one_call(client: Client, op: str, vm: str, timeout: float) -> dict[str
     outcome: dict[str, Any] = {"op": op, "vm": vm}
     try:
         reply = await client.request(OPS[op](vm), timeout=timeout)
-        outcome.update(ok=reply.success, code=reply.error.code if reply.error else None)
+        error = reply.error
+        outcome.update(ok=reply.success, code=error and error.code, details=error and (error.details or "")[:300])
     except Exception as exc:  # reported, not raised: the test judges it
         outcome.update(ok=False, exception=f"{type(exc).__name__}: {exc}")
     outcome["elapsed"] = round(time.monotonic() - started, 3)

@@ -212,9 +212,11 @@ class Cluster:
 
     async def start(self, n: int) -> None:
         """Start `n` servers (the first alone: it migrates the database) and wait for one ring of `n`."""
+        started = time.monotonic()
         await self.add()
         await asyncio.gather(*(self.add() for _ in range(n - 1)))
         await self.wait_ring()
+        print(f"{n} servers up and agreeing on the ring in {time.monotonic() - started:.1f} s")
 
     async def add(self) -> ServerProcess:
         heartbeat = {
@@ -254,8 +256,12 @@ class Cluster:
         if not self.require_membership:
             return None
 
+        def names_dead(event: Event) -> bool:  # "dead": one uuid, or the list of the nodes taken over
+            value = event.get("dead")
+            return value == dead.node or (isinstance(value, list) and dead.node in value)
+
         def done() -> bool:
-            return any(dead.node in (e.get("dead") or []) for s in self.live() for e in s.events("takeover done"))
+            return any(names_dead(e) for s in self.live() for e in s.events("takeover done"))
 
         await wait_until(done, timeout, lambda: f"no survivor logged 'takeover done' for {dead.node}\n{self.tails()}")
         return time.monotonic() - (dead.killed_at or time.monotonic())
