@@ -20,7 +20,7 @@ from cloudbus.core.sync import ChainQueues
 log = get_logger(__name__)
 
 SERVICES = [
-    "cloudbus.services.management.membership:ManagementNodeService",
+    "cloudbus.services.management_node:ManagementNodeService",
     "cloudbus.services.portal:ApiPortal",
     "cloudbus.services.query:QueryService",
     "cloudbus.services.zone:ZoneService",
@@ -83,7 +83,7 @@ class ManagementNode:
         heartbeat_misses: int = 3,
         on_fenced: Callable[[], None] | None = None,
     ) -> None:
-        from cloudbus.services.management.records import Records
+        from cloudbus.services.records import Records
 
         self.db = db
         self.bus = bus

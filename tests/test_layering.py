@@ -15,8 +15,8 @@ ALLOWED = {
     "cascade": {"core", "inventory", "cascade"},
     "apis": {"core", "inventory", "apis", "node"},  # front doors start a node; never a service
 }
-# shared by every service: the framework, helpers and drivers
-SHARED_SERVICE_MODULES = {"base", "common", "simulation", "hypervisors", "storage"}
+# shared by every service: the framework (with its journals and API records), helpers and drivers
+SHARED_SERVICE_MODULES = {"base", "common", "journal", "records", "simulation", "hypervisors", "storage"}
 # private helper modules -> the service they belong to
 HELPERS = {
     "network": "l3_network",

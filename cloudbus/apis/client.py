@@ -6,17 +6,30 @@
 
 With a `bus` instead of a URL the client uses that bus (e.g. the LocalBus of an embedded
 node). The client never imports a service: it only sends API messages to `api.portal`.
+
+A call whose connection to the broker was lost (SYS.1011: the reply can no longer arrive)
+is sent again with the same message id until the call's timeout, once the connection is
+back (and while the nodes re-declare their queues on a restarted broker: SYS.1008). The
+cloud runs an API message at most once per id, so the retry gets the outcome of the first
+attempt (or runs it, if the first never arrived): a user is never told that a call which
+succeeded failed.
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
 from cloudbus.core.bus import Bus
 from cloudbus.core.errors import CloudBusError, ErrorCode
+from cloudbus.core.ids import new_uuid
 from cloudbus.core.messages import APIMessage, Reply
 
 PORTAL = "api.portal"
+CONNECTION_LOST = "SYS.1011"
+NO_SERVICE = "SYS.1008"
+RETRY_PAUSE = 0.5
 
 
 class ApiError(CloudBusError):
@@ -57,7 +70,19 @@ class Client:
 
     async def request(self, msg: APIMessage, *, timeout: float | None = None) -> Reply:
         assert self.bus is not None, "use 'async with Client(...)'"
-        return await self.bus.call(msg, service=PORTAL, timeout=timeout or self.timeout)
+        seconds = timeout or self.timeout or self.bus.timeout_for(msg)
+        deadline = time.monotonic() + seconds
+        msg_id, retrying = new_uuid(), (CONNECTION_LOST,)
+        while True:
+            left = deadline - time.monotonic()
+            reply = await self.bus.call(msg, service=PORTAL, timeout=max(left, 0.001), msg_id=msg_id)
+            code = reply.error.code if not reply.success and reply.error is not None else None
+            if code not in retrying or deadline - time.monotonic() <= RETRY_PAUSE:
+                return reply
+            # after a lost connection, "no portal" only means the nodes have not re-declared
+            # their queues on the restarted broker yet
+            retrying = (CONNECTION_LOST, NO_SERVICE)
+            await asyncio.sleep(RETRY_PAUSE)
 
     async def call(self, msg: APIMessage, *, timeout: float | None = None) -> Any:
         """The payload of a successful reply: `inventory`, `inventories` (or `total` for count)."""

@@ -10,7 +10,9 @@
 Every step done is published as the event `cascade.<action>` (progress for long deletes).
 
 Each pass visits (parent, child) pairs post-order (children before parents), sequentially,
-without rollback, as one message per pair to the service owning the child type.
+without rollback, as one message per pair to the service owning the child type (one per
+owner node when several nodes share the ring; a part whose node died on the way is sent
+again to the new owner: every step is idempotent).
 """
 
 from __future__ import annotations
@@ -25,10 +27,13 @@ from cloudbus.cascade.graph import Pair, build_graph, plan, resolution_order
 from cloudbus.cascade.messages import CascadeAction, CascadeStep
 from cloudbus.core import errors
 from cloudbus.core.bus import Bus
+from cloudbus.core.bus.base import NODE_UNAVAILABLE
 from cloudbus.core.logging import get_logger
-from cloudbus.core.messages import DeleteMode, Event
+from cloudbus.core.messages import DeleteMode, Event, Reply
 
 log = get_logger(__name__)
+
+RESEND_LIMIT = 5
 
 
 @cache
@@ -71,8 +76,7 @@ class Cascade:
             if not uuids:
                 continue
             parent_uuids = self.affected.get(parent, []) if parent else []
-            msg = self._step(action, node, parent, uuids=uuids, parent_uuids=parent_uuids)
-            reply = await self.bus.call(msg, service=owner(node))
+            reply = await self._send(action, node, parent, uuids, parent_uuids)
             await self.bus.publish(
                 Event(
                     name=f"cascade.{action}",
@@ -96,6 +100,31 @@ class Cascade:
                 parent=parent,
                 code=reply.error.code if reply.error else None,
             )
+
+    async def _send(
+        self, action: CascadeAction, node: str, parent: str | None, uuids: list[str], parent_uuids: list[str]
+    ) -> Reply:
+        """One step, split by owner node; the first failure, or success."""
+        pending, failed = uuids, None
+        for _attempt in range(RESEND_LIMIT):
+            ring = self.bus.ring
+            parts = ring.partition(pending) if ring is not None and len(ring) > 1 else {None: pending}
+            pending = []
+            for node_uuid, part in parts.items():
+                msg = self._step(action, node, parent, uuids=part, parent_uuids=parent_uuids)
+                msg.routeUuid = part[0] if node_uuid else None
+                reply = await self.bus.call(msg, service=owner(node))
+                if not reply.success and reply.error is not None and reply.error.code == NODE_UNAVAILABLE:
+                    pending += part  # its owner left the ring: again, to the new owner
+                elif not reply.success and failed is None:
+                    failed = reply
+            if not pending:
+                break
+        else:
+            failed = failed or Reply.failure(
+                errors.err(NODE_UNAVAILABLE, f"cascade {action} of {node}: owners kept leaving the ring")
+            )
+        return failed or Reply()
 
     def _step(
         self,

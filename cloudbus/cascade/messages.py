@@ -10,11 +10,16 @@ The engine sends `CascadeStep` to the service that owns `resourceType`:
 - `detach`: a friend relation of the root was cut (DetachPrimaryStorageFromCluster,
   DetachL2NetworkFromCluster); `context` says what (e.g. `{"clusterUuid": ...}`).
 `rootType` is where the operation started; the effect on a child may depend on it.
+
+With several management nodes, the engine splits a step's `uuids` by owner on the ring and
+sends each part to its owner (`routeUuid` is one of the part's uuids, the message's routing
+key), so the per-resource work of a cascade runs in the resource's chain queue on the node
+that serialises every other operation on it.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
@@ -24,6 +29,8 @@ CascadeAction = Literal["resolve", "check", "delete", "forceDelete", "cleanup", 
 
 
 class CascadeStep(Message):
+    resource_field: ClassVar[str | None] = "routeUuid"
+
     action: CascadeAction
     resourceType: str
     rootType: str
@@ -32,3 +39,4 @@ class CascadeStep(Message):
     uuids: list[str] = Field(default_factory=list)
     deleteMode: DeleteMode = "Permissive"
     context: dict[str, Any] = Field(default_factory=dict)
+    routeUuid: str | None = None

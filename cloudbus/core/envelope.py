@@ -1,19 +1,18 @@
 """The wire envelope: how a message, a reply or an event looks on the broker (JSON).
 
     request  {"v": 1, "kind": "call"|"send", "id", "name", "service", "body", "deadline", "node",
-              "once", "hops"}
+              "hops"}
     reply    {"v": 1, "kind": "reply", "id", "name", "body": Reply.to_json()}
     event    {"v": 1, "kind": "event", "id", "name", "body": Event.data}
 
 `deadline` is absolute (seconds since the epoch) so it survives any number of hops;
-`node` is the sender's node uuid (for logs); `once` marks an internal message to execute at most
-once per `id` (API messages always are); `hops` counts forwards between nodes while the ring
-changes. docs/wire-protocol.md is the contract for
+`node` is the sender's node uuid (for logs); `hops` counts forwards between nodes while the
+ring changes. docs/wire-protocol.md is the contract for
 non-Python clients; this module is its only implementation.
 
 Version log (bump `VERSION` only for a change an old receiver cannot ignore;
 receivers ignore keys they do not know):
-- 1: first version. Later additions that old receivers ignore: `once`, `hops`.
+- 1: first version. Later additions that old receivers ignore: `hops`.
 """
 
 from __future__ import annotations
@@ -38,7 +37,6 @@ class Envelope:
     service: str | None = None
     deadline: float | None = None
     node: str | None = None
-    once: bool = False
     hops: int = 0
 
     def encode(self) -> bytes:
@@ -47,8 +45,6 @@ class Envelope:
             value = getattr(self, key)
             if value is not None:
                 data[key] = value
-        if self.once:
-            data["once"] = True
         if self.hops:
             data["hops"] = self.hops
         return json.dumps(data, separators=(",", ":")).encode()
@@ -76,6 +72,5 @@ def decode(raw: bytes) -> Envelope:
         service=data.get("service"),
         deadline=float(deadline) if isinstance(deadline, int | float) else None,
         node=data.get("node"),
-        once=data.get("once") is True,
         hops=int(data["hops"]) if isinstance(data.get("hops"), int) else 0,
     )

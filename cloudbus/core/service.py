@@ -13,10 +13,10 @@ context, and turns the handler's result into a `Reply`: a dict is an `inventory`
 is `inventories`, a `Reply` is passed through, a raised `CloudBusError` is a failed
 reply, and any other exception is logged and answered with `SYS.1000`.
 
-Messages executed at most once (API messages, keyed internal calls: `Message.exactly_once`,
-`core.bus.keyed_calls`) go through the node's record of message ids (`node.records`): a
-message whose id was seen before is not run again; its caller gets the recorded reply, or
-waits for the first run to finish. The portal is exempt: it only forwards.
+Messages executed at most once (API messages but queries: `Message.exactly_once`) go through
+the node's record of message ids (`node.records`): a message whose id was seen before is not
+run again; its caller gets the recorded reply, or waits for the first run to finish. The
+portal is exempt: it only forwards, under the same id.
 
 A service reaches its world through `self.node` (database, bus, drivers, settings).
 """
@@ -101,9 +101,9 @@ class Service:
         """`async with self.chain(uuid):` runs the block in that resource's chain queue."""
         return self.chains.run_in(f"{self.service_id}-{uuid}")
 
-    async def handle(self, msg: Message, msg_id: str, *, once: bool = False) -> Reply:
+    async def handle(self, msg: Message, msg_id: str) -> Reply:
         records = getattr(self.node, "records", None)
-        if records is None or not self.records_messages or not (once or msg.exactly_once):
+        if records is None or not self.records_messages or not msg.exactly_once:
             return await self._handle(msg, msg_id)
         return await records.run_once(msg_id, msg.message_name(), lambda: self._handle(msg, msg_id, recorded=True))
 

@@ -2,7 +2,7 @@
 
 - `management_node` (ManagementNodeInventory): one row per live node, refreshed by its
   heartbeat; the ring is built from the rows whose heartbeat is fresh.
-- `api_record`: the idempotency record of an API (or exactly-once internal) message, keyed
+- `api_record`: the idempotency record of an API message, keyed
   by its message id: Running while it executes on `nodeUuid`, then Done with the reply.
 - `operation_journal`: the persisted progress of a multi-step operation (which FlowChain
   steps ran, the state object of the flow) so the next owner of the resource can finish
@@ -34,8 +34,9 @@ api_record_table = Table(
     metadata,
     Column("id", String(32), primary_key=True),
     Column("apiName", String(255), nullable=False),
-    Column("nodeUuid", String(32), nullable=False, index=True),
-    Column("state", String(16), nullable=False),
+    Column("nodeUuid", String(32), nullable=False),
+    # every beat looks for Running records of dead nodes: few rows among a day of Done ones
+    Column("state", String(16), nullable=False, index=True),
     Column("reply", Text),
     Column("createDate", UtcDateTime(), nullable=False),
     Column("finishDate", UtcDateTime()),

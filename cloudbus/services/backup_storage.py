@@ -30,7 +30,6 @@ from cloudbus.apis.backup_storage import (
     UpdateBackupStorage,
     UpdateSftpBackupStorage,
 )
-from cloudbus.cascade.engine import cascade_delete
 from cloudbus.cascade.messages import CascadeStep
 from cloudbus.core import errors
 from cloudbus.core.ids import utcnow
@@ -270,7 +269,7 @@ class BackupStorageService(ResourceService):
 
     @handles(DeleteBackupStorage)
     async def delete(self, msg: DeleteBackupStorage) -> None:
-        await cascade_delete(self.bus, "BackupStorage", [msg.uuid], msg.deleteMode, {"backupStorageUuids": [msg.uuid]})
+        await self.delete_cascade("BackupStorage", [msg.uuid], msg.deleteMode, {"backupStorageUuids": [msg.uuid]})
 
     async def on_delete(self, inv: Inventory, step: CascadeStep, *, force: bool) -> None:
         async with self.db.read() as conn:

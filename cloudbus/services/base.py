@@ -15,13 +15,17 @@ from sqlalchemy import delete, select
 
 from cloudbus import inventory
 from cloudbus.apis.internal.management import RecoverOperation
+from cloudbus.cascade.engine import cascade_delete
 from cloudbus.cascade.messages import CascadeStep
 from cloudbus.core import errors
-from cloudbus.core.messages import Reply
+from cloudbus.core.messages import DeleteMode, Reply
 from cloudbus.core.service import Service, current_record, handles, to_reply
 from cloudbus.inventory.declarations import Inventory
-from cloudbus.services.management import journal
-from cloudbus.services.management.journal import Journal
+from cloudbus.services import journal
+from cloudbus.services.journal import Journal
+
+# errors after which an operation's outcome is still open: its recovery is tried again
+UNSETTLED = frozenset({"SYS.1001", "SYS.1011", "SYS.1012"})
 
 
 class ResourceService(Service):
@@ -29,7 +33,7 @@ class ResourceService(Service):
     # place that says which service owns a resource type
     resource_types: ClassVar[tuple[str, ...]] = ()
     # journal kind -> name of the method that finishes or rolls back such an operation
-    recoverers: ClassVar[dict[str, str]] = {}
+    recoverers: ClassVar[dict[str, str]] = {"cascade": "recover_cascade"}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -85,7 +89,7 @@ class ResourceService(Service):
     # --- operation journals ----------------------------------------------------------------
 
     async def open_journal(self, resource: str, kind: str, **state: Any) -> Journal:
-        """Start the journal of an operation on `resource` (see services.management.journal)."""
+        """Start the journal of an operation on `resource` (see services.journal)."""
         return await Journal.open(
             self.db,
             node=str(self.node.uuid),
@@ -95,6 +99,20 @@ class ResourceService(Service):
             api_id=current_record.get(),
             **state,
         )
+
+    async def delete_cascade(
+        self, root: str, uuids: list[str], mode: DeleteMode, context: dict[str, Any] | None = None
+    ) -> None:
+        """Delete through the cascade engine, journaled: if this node dies half-way, the next
+        owner of `uuids[0]` runs the same cascade again (every step is idempotent) to the end."""
+        journal = await self.open_journal(uuids[0], "cascade", root=root, uuids=uuids, mode=mode, context=context)
+        try:
+            await cascade_delete(self.bus, root, uuids, mode, context)
+        finally:
+            await journal.close()
+
+    async def recover_cascade(self, state: dict[str, Any]) -> None:
+        await cascade_delete(self.bus, state["root"], state["uuids"], state["mode"], state.get("context"))
 
     @handles(RecoverOperation)
     async def recover_operation(self, msg: RecoverOperation) -> Reply:
@@ -111,6 +129,8 @@ class ResourceService(Service):
             try:
                 reply = to_reply(await getattr(self, method)(row["state"]))
             except errors.CloudBusError as exc:
+                if exc.error.code in UNSETTLED:
+                    raise  # the journal stays: the next takeover round tries again
                 reply = Reply.failure(exc.error)
         if row["apiId"]:
             await self.node.records.finish(row["apiId"], reply)

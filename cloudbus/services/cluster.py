@@ -7,7 +7,6 @@ from typing import Any
 from sqlalchemy import insert
 
 from cloudbus.apis.cluster import ChangeClusterState, CreateCluster, DeleteCluster, UpdateCluster
-from cloudbus.cascade.engine import cascade_delete
 from cloudbus.core.service import handles
 from cloudbus.inventory.cluster import CLUSTER
 from cloudbus.inventory.zone import ZONE
@@ -52,4 +51,4 @@ class ClusterService(ResourceService):
 
     @handles(DeleteCluster)
     async def delete(self, msg: DeleteCluster) -> None:
-        await cascade_delete(self.bus, "Cluster", [msg.uuid], msg.deleteMode)
+        await self.delete_cascade("Cluster", [msg.uuid], msg.deleteMode)

@@ -14,7 +14,6 @@ from sqlalchemy.exc import IntegrityError
 
 from cloudbus.apis.host import AddSimulatorHost, ChangeHostState, DeleteHost, ReconnectHost, UpdateHost
 from cloudbus.apis.internal.host import AllocateHost, HypervisorCommand, ReturnHostCapacity
-from cloudbus.cascade.engine import cascade_delete
 from cloudbus.cascade.messages import CascadeStep
 from cloudbus.core import errors
 from cloudbus.core.messages import Event, Reply
@@ -198,7 +197,7 @@ class HostService(ResourceService):
 
     @handles(DeleteHost)
     async def delete(self, msg: DeleteHost) -> None:
-        await cascade_delete(self.bus, "Host", [msg.uuid], msg.deleteMode)
+        await self.delete_cascade("Host", [msg.uuid], msg.deleteMode)
 
     async def on_check(self, inv: Inventory, step: CascadeStep) -> None:
         for host in await self.fetch(inv, step.uuids):

@@ -34,7 +34,6 @@ from cloudbus.apis.image import (
     UpdateImage,
 )
 from cloudbus.apis.internal.storage import SelectBackupStorage
-from cloudbus.cascade.engine import cascade_delete
 from cloudbus.cascade.messages import CascadeStep
 from cloudbus.core import errors
 from cloudbus.core.ids import utcnow
@@ -180,7 +179,7 @@ class ImageService(ResourceService):
         targets = self._pick(msg.uuid, held, msg.backupStorageUuids)
         live = [r for r in held if r["status"] != "Deleted"]
         if {r["backupStorageUuid"] for r in live} <= {r["backupStorageUuid"] for r in targets}:
-            await cascade_delete(self.bus, "Image", [msg.uuid], msg.deleteMode)
+            await self.delete_cascade("Image", [msg.uuid], msg.deleteMode)
             return
         # some copies stay: only those go (not a deletion of the image)
         await self._delete_copies(msg.uuid, [r for r in targets if r["status"] != "Deleted"])

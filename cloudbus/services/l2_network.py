@@ -22,7 +22,7 @@ from cloudbus.apis.l2_network import (
     DetachL2NetworkFromCluster,
     UpdateL2Network,
 )
-from cloudbus.cascade.engine import cascade_delete, cascade_detach
+from cloudbus.cascade.engine import cascade_detach
 from cloudbus.core import errors
 from cloudbus.core.service import handles
 from cloudbus.inventory.cluster import CLUSTER
@@ -76,7 +76,7 @@ class L2NetworkService(ResourceService):
 
     @handles(DeleteL2Network)
     async def delete(self, msg: DeleteL2Network) -> None:
-        await cascade_delete(self.bus, "L2Network", [msg.uuid], msg.deleteMode)
+        await self.delete_cascade("L2Network", [msg.uuid], msg.deleteMode)
 
     @handles(AttachL2NetworkToCluster)
     async def attach(self, msg: AttachL2NetworkToCluster) -> dict[str, Any]:

@@ -21,7 +21,6 @@ from cloudbus.apis.l3_network import (
     RemoveDnsFromL3Network,
     UpdateL3Network,
 )
-from cloudbus.cascade.engine import cascade_delete
 from cloudbus.cascade.messages import CascadeStep
 from cloudbus.core import errors
 from cloudbus.core.ids import utcnow
@@ -82,7 +81,7 @@ class L3NetworkService(IpRangeHandlers, NetworkServiceHandlers):
 
     @handles(DeleteL3Network)
     async def delete(self, msg: DeleteL3Network) -> None:
-        await cascade_delete(self.bus, "L3Network", [msg.uuid], msg.deleteMode)
+        await self.delete_cascade("L3Network", [msg.uuid], msg.deleteMode)
 
     @handles(AddDnsToL3Network)
     async def add_dns(self, msg: AddDnsToL3Network) -> dict[str, Any]:

@@ -21,7 +21,6 @@ from cloudbus.apis.offering import (
     UpdateDiskOffering,
     UpdateInstanceOffering,
 )
-from cloudbus.cascade.engine import cascade_delete
 from cloudbus.core.service import handles
 from cloudbus.inventory.offering import DISK_OFFERING, INSTANCE_OFFERING
 from cloudbus.services.base import ResourceService
@@ -68,7 +67,7 @@ class OfferingService(ResourceService):
 
     @handles(DeleteInstanceOffering)
     async def delete_instance_offering(self, msg: DeleteInstanceOffering) -> None:
-        await cascade_delete(self.bus, "InstanceOffering", [msg.uuid], msg.deleteMode)
+        await self.delete_cascade("InstanceOffering", [msg.uuid], msg.deleteMode)
 
     @handles(CreateDiskOffering)
     async def create_disk_offering(self, msg: CreateDiskOffering) -> dict[str, Any]:
@@ -103,4 +102,4 @@ class OfferingService(ResourceService):
 
     @handles(DeleteDiskOffering)
     async def delete_disk_offering(self, msg: DeleteDiskOffering) -> None:
-        await cascade_delete(self.bus, "DiskOffering", [msg.uuid], msg.deleteMode)
+        await self.delete_cascade("DiskOffering", [msg.uuid], msg.deleteMode)

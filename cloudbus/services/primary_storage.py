@@ -33,7 +33,7 @@ from cloudbus.apis.primary_storage import (
     _absolute_path,
     _nfs_url,
 )
-from cloudbus.cascade.engine import cascade_delete, cascade_detach
+from cloudbus.cascade.engine import cascade_detach
 from cloudbus.cascade.messages import CascadeStep
 from cloudbus.core import errors
 from cloudbus.core.ids import utcnow
@@ -326,7 +326,7 @@ class PrimaryStorageService(PrimaryStorageOps, ResourceService):
 
     @handles(DeletePrimaryStorage)
     async def delete(self, msg: DeletePrimaryStorage) -> None:
-        await cascade_delete(self.bus, "PrimaryStorage", [msg.uuid], msg.deleteMode)
+        await self.delete_cascade("PrimaryStorage", [msg.uuid], msg.deleteMode)
 
     async def on_resolve(self, inv: Inventory, step: CascadeStep) -> list[str]:
         if inv.name != "LocalStorageHostRef":

@@ -29,7 +29,6 @@ from cloudbus.apis.security_group import (
     DetachSecurityGroupFromL3Network,
     UpdateSecurityGroup,
 )
-from cloudbus.cascade.engine import cascade_delete
 from cloudbus.cascade.messages import CascadeStep
 from cloudbus.core import errors
 from cloudbus.core.ids import new_uuid
@@ -82,7 +81,7 @@ class SecurityGroupService(ResourceService):
 
     @handles(DeleteSecurityGroup)
     async def delete(self, msg: DeleteSecurityGroup) -> None:
-        await cascade_delete(self.bus, "SecurityGroup", [msg.uuid], msg.deleteMode)
+        await self.delete_cascade("SecurityGroup", [msg.uuid], msg.deleteMode)
 
     # -- rules ----------------------------------------------------------------------------
 

@@ -24,7 +24,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cloudbus.apis.internal.tag import RecordTags, SweepTags
 from cloudbus.apis.tag import CreateSystemTag, CreateUserTag, DeleteTag, UpdateSystemTag
-from cloudbus.cascade.engine import cascade_delete
 from cloudbus.core import errors
 from cloudbus.core.ids import new_uuid
 from cloudbus.core.logging import get_logger
@@ -96,7 +95,7 @@ class TagService(ResourceService):
                     break
             else:
                 return  # already gone: deletes are idempotent
-        await cascade_delete(self.bus, inv.name, [msg.uuid], msg.deleteMode)
+        await self.delete_cascade(inv.name, [msg.uuid], msg.deleteMode)
 
     # -- internal contract ------------------------------------------------------------------
 

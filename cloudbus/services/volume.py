@@ -32,7 +32,6 @@ from cloudbus.apis.volume import (
     ResizeVolume,
     UpdateVolume,
 )
-from cloudbus.cascade.engine import cascade_delete
 from cloudbus.cascade.messages import CascadeStep
 from cloudbus.core import errors
 from cloudbus.core.ids import new_uuid, utcnow
@@ -181,7 +180,7 @@ class VolumeService(AttachHandlers, SnapshotHandlers):
             raise errors.invalid_argument(
                 f"volume[uuid:{msg.uuid}] is a {vol['type']} volume, only data volumes can be deleted"
             )
-        await cascade_delete(self.bus, "Volume", [msg.uuid], msg.deleteMode)
+        await self.delete_cascade("Volume", [msg.uuid], msg.deleteMode)
 
     @handles(RecoverDataVolume)
     async def recover(self, msg: RecoverDataVolume) -> dict[str, Any]:

@@ -25,7 +25,6 @@ from cloudbus.apis.volume_snapshot import (
     RevertVolumeFromSnapshot,
     UpdateVolumeSnapshot,
 )
-from cloudbus.cascade.engine import cascade_delete
 from cloudbus.cascade.messages import CascadeStep
 from cloudbus.core import errors
 from cloudbus.core.ids import new_uuid, utcnow
@@ -146,7 +145,7 @@ class SnapshotHandlers(VolumeBase):
 
     @handles(DeleteVolumeSnapshot)
     async def delete_snapshot(self, msg: DeleteVolumeSnapshot) -> None:
-        await cascade_delete(self.bus, "VolumeSnapshot", [msg.uuid], msg.deleteMode)
+        await self.delete_cascade("VolumeSnapshot", [msg.uuid], msg.deleteMode)
 
     async def delete_snapshots(self, step: CascadeStep, *, force: bool) -> None:
         """Cascade step: root = DeleteVolumeSnapshot (bits and subtree); else the volume's rows go (DBOnly)."""

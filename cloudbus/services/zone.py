@@ -7,7 +7,6 @@ from typing import Any
 from sqlalchemy import insert, update
 
 from cloudbus.apis.zone import ChangeZoneState, CreateZone, DeleteZone, UpdateZone
-from cloudbus.cascade.engine import cascade_delete
 from cloudbus.core.service import handles
 from cloudbus.inventory.zone import ZONE
 from cloudbus.services.base import ResourceService
@@ -52,4 +51,4 @@ class ZoneService(ResourceService):
 
     @handles(DeleteZone)
     async def delete(self, msg: DeleteZone) -> None:
-        await cascade_delete(self.bus, "Zone", [msg.uuid], msg.deleteMode)
+        await self.delete_cascade("Zone", [msg.uuid], msg.deleteMode)

@@ -7,7 +7,8 @@
 - `Cluster`: N servers with a short heartbeat, ready once every server's ring lists all N;
   `kill9(i)`, `stop(i)` (SIGTERM), `wait_takeover(dead)`, `api()` for a client.
 - `ApiCloud`: the API helpers of `cloudbus.testing.Cloud` (`ok`, `api`, `query`,
-  `build_vm_cloud`) over a plain `Client`, for a cloud whose nodes run in other processes.
+  `build_vm_cloud`) over a plain `Client`, for a cloud whose nodes run in other processes;
+  `build_cloud` brings up a simulator cloud ready for VMs through them, `create_vms` fills it.
 - `RawClient`: a client written from docs/wire-protocol.md with plain aio-pika, no cloudbus
   import; it can also publish one envelope (one message id) several times.
 """
@@ -27,6 +28,7 @@ from collections import defaultdict
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +40,7 @@ from cloudbus.core.ids import new_uuid
 from cloudbus.testing import Cloud
 
 READY_TIMEOUT = 60.0
+GIB = 1 << 30
 POLL = 0.1
 SKIP_REASON = "cloudbus server needs RabbitMQ + PostgreSQL: run with --backend=amqp (CI runs both backends)"
 
@@ -84,7 +87,7 @@ class ServerProcess:
     def __init__(self, env: Env, log_path: Path, extra_env: dict[str, str] | None = None) -> None:
         self.log_path = log_path
         self.node: str | None = None  # its management node uuid, from "server ready"
-        self.killed_at: float | None = None
+        self.killed_at: float | None = None  # wall clock, comparable with the log's timestamps
         self._offset = 0
         self._lines: list[tuple[bool, Any]] = []
         environ = dict(
@@ -157,7 +160,7 @@ class ServerProcess:
     def kill(self) -> None:
         """SIGKILL: the process gets no chance to clean up (kill -9)."""
         if self.running:
-            self.killed_at = time.monotonic()
+            self.killed_at = time.time()
             self.proc.kill()
             self.proc.wait(10)
 
@@ -177,6 +180,29 @@ class ApiCloud(Cloud):
 
     def __init__(self, client: Client) -> None:
         self.client = client
+
+
+async def build_cloud(cloud: Cloud, cidr: str, *, hosts: int = 3, cpu: int = 16) -> dict[str, Any]:
+    """Through the API: a zone and cluster of `hosts` simulator hosts with `cpu` vCPUs and 2 GiB per
+    vCPU each, primary and backup storage with an image, an L2/L3 over `cidr`, a 1-vCPU 1 GiB
+    instance offering (`Cloud.build_vm_cloud`; its inventories by kind)."""
+    return await cloud.build_vm_cloud(hosts=hosts, cpu=cpu, memory=2 * cpu * GIB, network_cidr=cidr)
+
+
+def vm_params(spec: dict[str, Any], name: str) -> dict[str, Any]:
+    """CreateVmInstance parameters for a VM named `name` in the cloud `spec` of `build_cloud`."""
+    return {
+        "name": name,
+        "instanceOfferingUuid": spec["offering"]["uuid"],
+        "imageUuid": spec["image"]["uuid"],
+        "l3NetworkUuids": [spec["l3"]["uuid"]],
+    }
+
+
+async def create_vms(cloud: Cloud, spec: dict[str, Any], count: int, prefix: str) -> list[dict[str, Any]]:
+    """`count` VMs named `<prefix><i>`, created in parallel; their inventories."""
+    names = [f"{prefix}{i}" for i in range(count)]
+    return list(await asyncio.gather(*(cloud.ok("CreateVmInstance", **vm_params(spec, n)) for n in names)))
 
 
 class Cluster:
@@ -252,7 +278,8 @@ class Cluster:
         return await self.servers[index].stop()
 
     async def wait_takeover(self, dead: ServerProcess, timeout: float = 30.0) -> float | None:
-        """Seconds from the kill of `dead` until a survivor logged "takeover done" for it."""
+        """Seconds from the kill of `dead` until a survivor logged "takeover done" for it (by the
+        log's timestamp, so a late look at the log does not inflate the figure)."""
         if not self.require_membership:
             return None
 
@@ -260,11 +287,14 @@ class Cluster:
             value = event.get("dead")
             return value == dead.node or (isinstance(value, list) and dead.node in value)
 
-        def done() -> bool:
-            return any(names_dead(e) for s in self.live() for e in s.events("takeover done"))
+        def done() -> Event | None:
+            return next((e for s in self.live() for e in s.events("takeover done") if names_dead(e)), None)
 
-        await wait_until(done, timeout, lambda: f"no survivor logged 'takeover done' for {dead.node}\n{self.tails()}")
-        return time.monotonic() - (dead.killed_at or time.monotonic())
+        event = await wait_until(
+            done, timeout, lambda: f"no survivor logged 'takeover done' for {dead.node}\n{self.tails()}"
+        )
+        logged = datetime.fromisoformat(event["timestamp"]).timestamp() if "timestamp" in event else time.time()
+        return logged - (dead.killed_at or logged)
 
     @asynccontextmanager
     async def api(self, timeout: float) -> AsyncIterator[ApiCloud]:

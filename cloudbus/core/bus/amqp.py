@@ -41,8 +41,8 @@ Delivery:
   would go to a reply queue that no longer exists); clients retry with the same message id.
 - A node that leaves the ring (dead or stopped) takes its queue with it: a request it held
   is sent again, with the same id, to the uuid's new owner when the message is executed at
-  most once (API messages, keyed internal calls: the new owner returns the recorded outcome
-  or waits for the takeover to settle it); any other request is answered SYS.1012.
+  most once (API messages: the new owner returns the recorded outcome or waits for the
+  takeover to settle it); any other request is answered SYS.1012.
 
 Channels: requests and events are published on a channel with publisher confirms, because
 aiormq reports a returned (unroutable) message only to a publish awaiting its confirm; that is
@@ -80,7 +80,6 @@ from cloudbus.core.bus.base import (
     Endpoint,
     EventHandler,
     current_deadline,
-    next_message_id,
     no_service_reply,
     timeout_reply,
 )
@@ -254,34 +253,41 @@ class AmqpBus(Bus):
     ) -> Reply:
         target = service or msg.service_id
         seconds = self.timeout_for(msg, timeout)
-        msg_id, once = (msg_id, False) if msg_id else next_message_id()
+        msg_id = msg_id or new_uuid()
         deadline = time.time() + seconds
         while True:
             node = self._remote_owner(msg)
             endpoint = self.endpoints.get(target)
             if node is None and endpoint is not None:
-                return await self._call_local(endpoint, msg, msg_id, deadline, seconds, once)
-            reply = await self._call_remote(msg, msg_id, target, node, deadline, seconds, once)
+                return await self._call_local(endpoint, msg, msg_id, deadline, seconds)
+            reply = await self._call_remote(msg, msg_id, target, node, deadline, seconds)
             if reply is None:  # the owner's queue is gone: wait for the ring to drop it, then again
                 if not await self._wait_ring_change(deadline):
                     return Reply.failure(
                         errors.err(NODE_UNAVAILABLE, f"management node[uuid:{node}] owning the resource is unreachable")
                     )
                 continue
-            if reply is _NODE_LEFT and (once or msg.exactly_once) and time.time() < deadline:
+            if reply is _NODE_LEFT and msg.exactly_once and time.time() < deadline:
                 continue  # the new owner returns the recorded outcome, or waits for the takeover's
             return reply
 
     async def _call_remote(
-        self, msg: Message, msg_id: str, target: str, node: str | None, deadline: float, seconds: float, once: bool
+        self, msg: Message, msg_id: str, target: str, node: str | None, deadline: float, seconds: float
     ) -> Reply | None:
-        """One try through the broker; None when `node`'s queue does not exist (any more)."""
+        """One try through the broker; None when `node`'s queue does not exist (any more).
+
+        Replies are matched on a correlation id of this try, not on the message id: the same
+        message may be in flight twice (a retry, or a client sending one id twice)."""
         future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
-        self._pending[msg_id] = (future, msg, node)
+        correlation = new_uuid()
+        self._pending[correlation] = (future, msg, node)
         try:
-            envelope = self._request(msg, msg_id, "call", target, deadline, once)
+            envelope = self._request(msg, msg_id, "call", target, deadline)
             queue = self.node_queue(node) if node else self.service_queue(target)
-            if not await self._publish_request(envelope, queue, msg_id, deadline, reply_to=self.reply_queue):
+            published = await self._publish_request(
+                envelope, queue, msg_id, deadline, reply_to=self.reply_queue, correlation_id=correlation
+            )
+            if not published:
                 return None if node else no_service_reply(msg, target)
             done, _ = await asyncio.wait({future}, timeout=max(deadline - time.time(), 0))
             return future.result() if done else timeout_reply(msg, msg_id, seconds)
@@ -290,7 +296,7 @@ class AmqpBus(Bus):
         except Exception as exc:
             return Reply.failure(errors.err(UNDELIVERABLE, f"cannot send message[{msg.message_name()}]: {exc!r}"))
         finally:
-            self._pending.pop(msg_id, None)
+            self._pending.pop(correlation, None)
 
     async def _wait_ring_change(self, deadline: float) -> bool:
         """Wait (at most 1 s, never past `deadline`) for a new ring; False once out of time."""
@@ -305,18 +311,16 @@ class AmqpBus(Bus):
         return time.time() < deadline
 
     async def _call_local(
-        self, endpoint: Endpoint, msg: Message, msg_id: str, deadline: float, seconds: float, once: bool = False
+        self, endpoint: Endpoint, msg: Message, msg_id: str, deadline: float, seconds: float
     ) -> Reply:
-        task = self._track(self._tasks, self._deliver(endpoint, msg, msg_id, deadline, once))
+        task = self._track(self._tasks, self._deliver(endpoint, msg, msg_id, deadline))
         done, _ = await asyncio.wait({task}, timeout=seconds)
         return task.result() if done else timeout_reply(msg, msg_id, seconds)
 
     @staticmethod
-    async def _deliver(
-        endpoint: Endpoint, msg: Message, msg_id: str, deadline: float | None, once: bool = False
-    ) -> Reply:
+    async def _deliver(endpoint: Endpoint, msg: Message, msg_id: str, deadline: float | None) -> Reply:
         current_deadline.set(deadline)
-        return await endpoint.handle(msg, msg_id, once=once)
+        return await endpoint.handle(msg, msg_id)
 
     async def send(self, msg: Message, *, service: str | None = None) -> None:
         target = service or msg.service_id
@@ -335,12 +339,8 @@ class AmqpBus(Bus):
         except Exception as exc:
             log.warning("message dropped: cannot publish", service=target, message=msg.message_name(), error=repr(exc))
 
-    def _request(
-        self, msg: Message, msg_id: str, kind: str, target: str, deadline: float, once: bool = False
-    ) -> Envelope:
-        return Envelope(
-            kind, msg_id, msg.message_name(), msg.body(), target, round(deadline, 3), self.node_uuid, once=once
-        )
+    def _request(self, msg: Message, msg_id: str, kind: str, target: str, deadline: float) -> Envelope:
+        return Envelope(kind, msg_id, msg.message_name(), msg.body(), target, round(deadline, 3), self.node_uuid)
 
     async def _publish_request(
         self,
@@ -456,7 +456,7 @@ class AmqpBus(Bus):
             if owner is not None and envelope.hops < MAX_HOPS and await self._forward(envelope, message, owner):
                 return None  # the new owner answers the caller directly
         msg_id = envelope.id or message.correlation_id or new_uuid()
-        return await self._deliver(endpoint, msg, msg_id, envelope.deadline, envelope.once)
+        return await self._deliver(endpoint, msg, msg_id, envelope.deadline)
 
     async def _forward(self, envelope: Envelope, message: AbstractIncomingMessage, owner: str) -> bool:
         """Pass a request for a uuid this node no longer owns to its owner; False if it is gone."""

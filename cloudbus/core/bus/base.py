@@ -5,10 +5,8 @@ from __future__ import annotations
 import abc
 import asyncio
 import contextvars
-import hashlib
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from cloudbus.core import errors
@@ -20,32 +18,7 @@ from cloudbus.core.ring import HashRing
 # while handling it inherit what is left of it.
 current_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("deadline", default=None)
 
-# Calls made inside `keyed_calls(key)` get message ids derived from the key and a counter,
-# and are executed at most once (the receiving service records them, see core.service):
-# a flow step replayed by the node that takes over a dead node's work re-sends the same
-# ids and gets the recorded replies instead of allocating twice.
-_call_key: contextvars.ContextVar[tuple[str, list[int]] | None] = contextvars.ContextVar("call_key", default=None)
-
 NODE_UNAVAILABLE = "SYS.1012"
-
-
-@contextmanager
-def keyed_calls(key: str) -> Iterator[None]:
-    token = _call_key.set((key, [0]))
-    try:
-        yield
-    finally:
-        _call_key.reset(token)
-
-
-def next_message_id() -> tuple[str, bool]:
-    """(id, once): a derived id inside `keyed_calls`, else a fresh uuid."""
-    scope = _call_key.get()
-    if scope is None:
-        return new_uuid(), False
-    key, counter = scope
-    counter[0] += 1
-    return hashlib.blake2b(f"{key}#{counter[0]}".encode(), digest_size=16).hexdigest(), True
 
 
 EventHandler = Callable[[Event], Awaitable[None]]
@@ -56,7 +29,7 @@ class Endpoint(Protocol):
 
     service_id: str
 
-    async def handle(self, msg: Message, msg_id: str, *, once: bool = False) -> Reply: ...
+    async def handle(self, msg: Message, msg_id: str) -> Reply: ...
 
 
 class Subscription(Protocol):

@@ -13,7 +13,6 @@ from cloudbus.core.bus.base import (
     Bus,
     EventHandler,
     current_deadline,
-    next_message_id,
     no_service_reply,
     topic_matches,
     wait_reply,
@@ -54,14 +53,14 @@ class LocalBus(Bus):
         if endpoint is None:
             return no_service_reply(msg, target)
         seconds = self.timeout_for(msg, timeout)
-        msg_id, once = (msg_id, False) if msg_id else next_message_id()
-        task = self._spawn(self._deliver(endpoint, msg, msg_id, time.time() + seconds, once))
+        msg_id = msg_id or new_uuid()
+        task = self._spawn(self._deliver(endpoint, msg, msg_id, time.time() + seconds))
         return await wait_reply(task, msg, msg_id, seconds)  # type: ignore[arg-type]
 
     @staticmethod
-    async def _deliver(endpoint: object, msg: Message, msg_id: str, deadline: float, once: bool = False) -> Reply:
+    async def _deliver(endpoint: object, msg: Message, msg_id: str, deadline: float) -> Reply:
         current_deadline.set(deadline)
-        return await endpoint.handle(msg, msg_id, once=once)  # type: ignore[attr-defined]
+        return await endpoint.handle(msg, msg_id)  # type: ignore[attr-defined]
 
     async def send(self, msg: Message, *, service: str | None = None) -> None:
         target = service or msg.service_id

@@ -21,7 +21,6 @@ from cloudbus.apis.l3_network import (
     GetFreeIp,
     UpdateIpRange,
 )
-from cloudbus.cascade.engine import cascade_delete
 from cloudbus.core import errors
 from cloudbus.core.messages import Reply
 from cloudbus.core.service import handles
@@ -78,7 +77,7 @@ class IpRangeHandlers(ResourceService):
 
     @handles(DeleteIpRange)
     async def delete_ip_range(self, msg: DeleteIpRange) -> None:
-        await cascade_delete(self.bus, "IpRange", [msg.uuid], msg.deleteMode)
+        await self.delete_cascade("IpRange", [msg.uuid], msg.deleteMode)
 
     @handles(GetFreeIp, chain=False)
     async def get_free_ip(self, msg: GetFreeIp) -> list[dict[str, Any]]:

@@ -97,10 +97,13 @@ class Nics:
             await store.change(self.db, vm["uuid"], defaultL3NetworkUuid=left[0]["l3NetworkUuid"] if left else None)
 
     async def release_ips(self, vm_uuid: str) -> None:
-        """Give back every nic's IP, keeping the nic rows (destroy)."""
-        nics = [n for n in await store.nics(self.db, vm_uuid) if n["usedIpUuid"]]
-        if not nics:
-            return
+        """Give back every nic's IP, keeping the nic rows (destroy).
+
+        By nic as well as by recorded IP: an IP allocated for a nic whose row was not yet
+        updated (its node died in between) is freed too."""
+        every = await store.nics(self.db, vm_uuid)
+        nics = [n for n in every if n["usedIpUuid"]]
+        await self.calls.return_nic_ips([n["uuid"] for n in every])
         await self.calls.return_ips([n["usedIpUuid"] for n in nics])
         for nic in nics:
             await store.set_nic(self.db, nic["uuid"], **store.NO_IP)

@@ -12,7 +12,6 @@ however far the dead node got.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -109,7 +108,5 @@ class Recovery:
 
 
 def _restorable(before: dict[str, Any]) -> dict[str, Any]:
-    values = {k: before.get(k) for k in RESTORED}
-    if before.get("lastOpDate"):
-        values["lastOpDate"] = datetime.fromisoformat(str(before["lastOpDate"]))
-    return values
+    """The placement columns of the row as it was before the operation."""
+    return {k: before.get(k) for k in RESTORED}

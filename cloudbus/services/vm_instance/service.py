@@ -28,7 +28,6 @@ from cloudbus.apis.vm_instance import (
     StopVmInstance,
     UpdateVmInstance,
 )
-from cloudbus.cascade.engine import cascade_delete
 from cloudbus.cascade.messages import CascadeStep
 from cloudbus.core.messages import Reply
 from cloudbus.core.service import handles
@@ -89,7 +88,7 @@ class VmInstanceService(ResourceService):
     # the cascade runs each VM's destroy in that VM's queue, so this handler stays outside it
     @handles(DestroyVmInstance, chain=False)
     async def destroy(self, msg: DestroyVmInstance) -> None:
-        await cascade_delete(self.bus, "VmInstance", [msg.uuid], msg.deleteMode)
+        await self.delete_cascade("VmInstance", [msg.uuid], msg.deleteMode)
 
     @handles(RecoverVmInstance)
     async def recover(self, msg: RecoverVmInstance) -> dict[str, Any]:

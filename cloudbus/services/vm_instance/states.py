@@ -59,7 +59,8 @@ ALLOWED: dict[str, frozenset[str]] = {
     "RebootVmInstance": _states("Running Crashed NoState"),
     "PauseVmInstance": _states("Running"),
     "ResumeVmInstance": _states("Paused"),
-    "DestroyVmInstance": _states("Created Running Stopped Paused Unknown Crashed Error") | INTERMEDIATE,
+    # Destroying: a destroy cut short by its node's death is run again to the end
+    "DestroyVmInstance": _states("Created Running Stopped Paused Unknown Crashed Error Destroying") | INTERMEDIATE,
     "RecoverVmInstance": _states("Destroyed"),
     "ExpungeVmInstance": _states("Destroyed"),
     "MigrateVm": _states("Running Paused Unknown"),

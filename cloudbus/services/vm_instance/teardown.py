@@ -30,6 +30,8 @@ class Teardown:
         except errors.CloudBusError:
             return  # already gone: deleting is idempotent
         if vm["state"] == "Destroyed":
+            # a destroy cut short after its state change (its node died) ends here: both idempotent
+            await self.release(uuid)
             return
         host = vm["hostUuid"]
         saved = await store.change(self.db, uuid, state="Destroying", check=False)
@@ -41,7 +43,11 @@ class Teardown:
                     await saved.restore(self.db)
                     raise
         await store.change(self.db, uuid, state="Destroyed", hostUuid=None, lastHostUuid=host or vm["lastHostUuid"])
-        await self.calls.quietly("return host capacity", self.calls.return_host(vm, host))
+        await self.release(uuid)
+
+    async def release(self, uuid: str) -> None:
+        """Give back everything a destroyed VM holds: host capacity and its nics' IPs."""
+        await self.calls.quietly("return host capacity", self.calls.release_hosts(uuid, None))
         await self.calls.quietly("release nic ips", self.nics.release_ips(uuid))
 
     async def recover(self, uuid: str) -> dict[str, Any]:
@@ -73,9 +79,8 @@ class Teardown:
             return
         if vm["hostUuid"]:
             await self.calls.quietly("destroy vm", self.calls.hypervisor(vm["hostUuid"], "destroyVm", uuid))
-            await self.calls.quietly("return host capacity", self.calls.return_host(vm))
         await store.change(self.db, uuid, state="Destroyed", hostUuid=None, check=False)
-        await self.calls.quietly("release nic ips", self.nics.release_ips(uuid))
+        await self.release(uuid)
         if vm["rootVolumeUuid"]:
             await self.calls.quietly("detach data volumes", self.calls.detach_volumes(uuid))
         await store.delete_vm(self.db, uuid)

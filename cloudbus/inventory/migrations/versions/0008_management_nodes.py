@@ -43,7 +43,7 @@ def upgrade() -> None:
         _date("finishDate", nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_api_record")),
     )
-    op.create_index(op.f("ix_api_record_nodeUuid"), "api_record", ["nodeUuid"], unique=False)
+    op.create_index(op.f("ix_api_record_state"), "api_record", ["state"], unique=False)
     op.create_table(
         "operation_journal",
         sa.Column("uuid", sa.String(length=32), nullable=False),

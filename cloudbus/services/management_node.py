@@ -6,8 +6,9 @@ UPDATE, so exactly one wins) logs it and tells the others (`managementNode.chang
 node builds its ring from the rows it sees alive, on each beat and on each change event, so
 the nodes agree on ownership within one beat of any change.
 
-Takeover (run by whoever sees a node gone, and by every node at start for work left by a
-cloud that stopped whole): each operation journal of a node that is not alive is claimed
+Takeover (run by whoever sees a node gone, by every node at start for work left by a cloud
+that stopped whole, and on every beat for anything a previous takeover could not settle):
+each operation journal of a node that is not alive is claimed
 and sent as a RecoverOperation to its service, which runs it on the resource's new owner;
 Running API records that no journal will settle are answered SYS.1012. A node that finds
 its own row marked dead stops itself (`on_fenced`), so two nodes never both think they own
@@ -35,7 +36,7 @@ from cloudbus.core.messages import Event, Reply
 from cloudbus.core.ring import HashRing
 from cloudbus.core.service import Service
 from cloudbus.inventory.management_node import MANAGEMENT_NODE
-from cloudbus.services.management import journal
+from cloudbus.services import journal
 
 log = get_logger(__name__)
 
@@ -141,8 +142,7 @@ class ManagementNodeService(Service):
         if old is None or old.members != live:
             self.bus.set_ring(HashRing(live))
             log.info("ring changed", members=sorted(live), node=self.me)
-        if old is None or old.members - live or any(state == "Dead" for _, state, _ in rows):
-            self._spawn_takeover()
+        self._spawn_takeover()
 
     async def _declare_dead(self, uuid: str, threshold: float) -> bool:
         async with self.db.tx() as conn:
@@ -164,7 +164,11 @@ class ManagementNodeService(Service):
         """Settle every operation and API record left by nodes that are not alive."""
         async with self._takeover:
             started = time.monotonic()
-            live = set(self.bus.ring.members) if self.bus.ring is not None else {self.me}
+            # alive = a Running row, read now: a node that joined since the last ring update
+            # already counts (its row is written before it serves anything)
+            async with self.db.read() as conn:
+                live = set((await conn.execute(select(NODES.c.uuid).where(NODES.c.state == "Running"))).scalars())
+            live.add(self.me)
             recovered, dead = 0, set()
             for row in await journal.orphans(self.db, live):
                 if not await journal.claim(self.db, row["uuid"], row["nodeUuid"], self.me):
@@ -174,11 +178,14 @@ class ManagementNodeService(Service):
                     RecoverOperation(journalUuid=row["uuid"], resourceUuid=row["resourceUuid"]),
                     service=row["serviceId"],
                 )
+                if await journal.claim(self.db, row["uuid"], self.me, row["nodeUuid"]):
+                    # not settled (its new owner left too, or the recovery failed): next beat
+                    code = reply.error and reply.error.code
+                    log.warning("operation not recovered yet", journal=row["uuid"], code=code)
+                    continue
                 recovered += 1
                 if not reply.success:
-                    log.warning(
-                        "operation recovered as failed", journal=row["uuid"], code=reply.error and reply.error.code
-                    )
+                    log.info("operation rolled back", journal=row["uuid"], code=reply.error and reply.error.code)
             for msg_id in await self.node.records.orphans(live):
                 unknown = errors.err(
                     NODE_UNAVAILABLE,

@@ -1,4 +1,4 @@
-"""Exactly-once execution: the record of every API (and keyed internal) message id.
+"""Exactly-once execution: the record of every API message id (queries aside).
 
 `run_once(id, name, run)` inserts the record (state Running, this node) before running;
 the unique id decides which delivery runs. A delivery that finds the record does not run
@@ -18,19 +18,16 @@ from datetime import timedelta
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from cloudbus.core.bus.base import current_deadline, timeout_reply
+from cloudbus.core import errors
+from cloudbus.core.bus.base import current_deadline
 from cloudbus.core.db import Database
 from cloudbus.core.ids import utcnow
-from cloudbus.core.messages import Message, Reply
+from cloudbus.core.messages import Reply
 from cloudbus.inventory.management_node import api_record_table as RECORD
 from cloudbus.inventory.management_node import operation_journal_table as JOURNAL
 
 POLL = 0.05
 POLL_MAX = 0.5
-
-
-class _Waiting(Message):
-    """Stands for the recorded message in a timeout reply."""
 
 
 class Records:
@@ -40,7 +37,7 @@ class Records:
 
     async def run_once(self, msg_id: str, name: str, run: Callable[[], Awaitable[Reply]]) -> Reply:
         if not await self._claim(msg_id, name):
-            return await self.wait(msg_id)
+            return await self.wait(msg_id, name)
         reply = await run()
         await self.finish(msg_id, reply)
         return reply
@@ -57,7 +54,7 @@ class Records:
         except IntegrityError:
             return False
 
-    async def wait(self, msg_id: str) -> Reply:
+    async def wait(self, msg_id: str, name: str) -> Reply:
         """The recorded reply of `msg_id`, once its first run (or the takeover) finished it."""
         deadline = current_deadline.get() or time.time() + 1800
         pause = POLL
@@ -67,7 +64,13 @@ class Records:
             if row is not None and row[0] == "Done":
                 return Reply.model_validate(json.loads(row[1]))
             if time.time() + pause > deadline:
-                return timeout_reply(_Waiting(), msg_id, max(deadline - time.time(), 0))
+                return Reply.failure(
+                    errors.err(
+                        errors.TIMEOUT,
+                        f"message[name:{name}, id:{msg_id}] was delivered again while its first run "
+                        "had not finished, and it still had not when this delivery timed out",
+                    )
+                )
             await asyncio.sleep(pause)
             pause = min(pause * 2, POLL_MAX)
 

@@ -1,1 +1,0 @@
-"""The management-node cluster: membership and the ring, API records, takeover of dead nodes."""

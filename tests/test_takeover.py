@@ -1,0 +1,204 @@
+"""Exactly-once API execution and takeover of a dead node's half-done work, on one node.
+
+The multi-node tests (tests/test_multinode.py) kill real server processes; these leave the
+state a node dies in (an operation journal, an API record still Running, capacity and IPs
+taken) exactly as a `kill -9` between two steps does, then let the takeover settle it, on
+both backends. They check what a user sees: the VM, the host's capacity, the IPs, and the
+answer a retry of the same API message gets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from sqlalchemy import select, update
+
+from cloudbus import inventory
+from cloudbus.apis.internal.host import AllocateHost
+from cloudbus.apis.internal.network import AllocateIp
+from cloudbus.apis.vm_instance import CreateVmInstance, MigrateVm, StopVmInstance
+from cloudbus.apis.zone import CreateZone
+from cloudbus.core.ids import new_uuid
+from cloudbus.inventory.host import host_allocation_table
+from cloudbus.services.journal import Journal
+from cloudbus.services.records import Records
+from cloudbus.testing import Cloud
+
+PORTAL = "api.portal"
+
+
+async def test_the_same_api_id_twice_runs_once_and_answers_the_same(cloud: Cloud) -> None:
+    msg_id = new_uuid()
+    first, second = await asyncio.gather(
+        cloud.client.bus.call(CreateZone(name="once"), service=PORTAL, msg_id=msg_id),
+        cloud.client.bus.call(CreateZone(name="once"), service=PORTAL, msg_id=msg_id),
+    )
+    again = await cloud.client.bus.call(CreateZone(name="once"), service=PORTAL, msg_id=msg_id)
+    assert first.success and second.success and again.success
+    assert first.inventory == second.inventory == again.inventory
+    assert [z["uuid"] for z in await cloud.query("QueryZone", ("name", "=", "once"))] == [first.inventory["uuid"]]
+
+
+async def test_a_new_id_runs_again(cloud: Cloud) -> None:
+    a = await cloud.client.bus.call(CreateZone(name="twice"), service=PORTAL, msg_id=new_uuid())
+    b = await cloud.client.bus.call(CreateZone(name="twice"), service=PORTAL, msg_id=new_uuid())
+    assert a.inventory["uuid"] != b.inventory["uuid"]
+
+
+# --- a node that died half-way ------------------------------------------------------------------
+
+
+async def _vm_cloud(cloud: Cloud) -> dict[str, Any]:
+    env = await cloud.build_vm_cloud(hosts=1, cpu=8, memory=8 << 30)
+    env["vm_params"] = {
+        "name": "vm",
+        "instanceOfferingUuid": env["offering"]["uuid"],
+        "imageUuid": env["image"]["uuid"],
+        "l3NetworkUuids": [env["l3"]["uuid"]],
+    }
+    return env
+
+
+async def _host(cloud: Cloud, uuid: str) -> dict[str, Any]:
+    [host] = await cloud.query("QueryHost", ("uuid", "=", uuid))
+    return host
+
+
+async def _died_while(cloud: Cloud, vm: dict[str, Any], op: str, **state: Any) -> tuple[str, str]:
+    """Leave what a node killed during `op` on `vm` leaves: its journal and a Running API record."""
+    dead, api_id = new_uuid(), new_uuid()
+    await Records(cloud.db, dead)._claim(api_id, "SomeVmApi")
+    await Journal.open(
+        cloud.db, node=dead, service="vmInstance", resource=vm["uuid"], kind="vm.op", api_id=api_id,
+        uuid=vm["uuid"], op=op, vm=vm, **state,
+    )  # fmt: skip
+    return dead, api_id
+
+
+async def _take_over(cloud: Cloud) -> None:
+    membership = next(s for s in cloud.node.services if s.service_id == "managementNode")
+    await membership.takeover()
+
+
+async def _set_vm(cloud: Cloud, uuid: str, **values: Any) -> None:
+    table = inventory.get("VmInstance").table
+    async with cloud.db.tx() as conn:
+        await conn.execute(update(table).where(table.c.uuid == uuid).values(**values))
+
+
+async def test_a_create_cut_short_is_rolled_back_and_its_retry_says_so(cloud: Cloud) -> None:
+    env = await _vm_cloud(cloud)
+    host = env["hosts"][0]
+    vm = await cloud.ok("CreateVmInstance", strategy="JustCreate", **env["vm_params"])
+    row = await _raw_vm(cloud, vm["uuid"])
+    # the dead node had moved it to Starting, reserved its host and taken an IP for its nic,
+    # and died before writing any of that on the VM's rows
+    await _set_vm(cloud, vm["uuid"], state="Starting")
+    await cloud.node.bus.call_ok(
+        AllocateHost(cpuNum=vm["cpuNum"], memorySize=vm["memorySize"], hostUuid=host["uuid"], ownerUuid=vm["uuid"])
+    )
+    nic = vm["vmNics"][0]
+    await cloud.node.bus.call_ok(AllocateIp(l3NetworkUuid=env["l3"]["uuid"], vmNicUuid=nic["uuid"]))
+    assert (await _host(cloud, host["uuid"]))["availableCpuCapacity"] == 8 - vm["cpuNum"]
+    _, api_id = await _died_while(cloud, row, "create", partial=False)
+
+    await _take_over(cloud)
+
+    assert await cloud.query("QueryVmInstance", ("uuid", "=", vm["uuid"])) == []
+    assert await cloud.query("QueryVmNic", ("uuid", "=", nic["uuid"])) == []
+    after = await _host(cloud, host["uuid"])
+    assert (after["availableCpuCapacity"], after["availableMemoryCapacity"]) == (8, 8 << 30)
+    assert await _used_ips(cloud, nic["uuid"]) == []
+    retry = await cloud.client.bus.call(CreateVmInstance(**env["vm_params"]), service=PORTAL, msg_id=api_id)
+    assert not retry.success and retry.error.code == "SYS.1012"
+    assert "rolled back" in retry.error.details
+    assert await cloud.query("QueryVmInstance") == []
+
+
+async def test_a_stop_cut_short_is_finished_and_its_retry_gets_the_stopped_vm(cloud: Cloud) -> None:
+    env = await _vm_cloud(cloud)
+    host = env["hosts"][0]
+    vm = await cloud.ok("CreateVmInstance", **env["vm_params"])
+    row = await _raw_vm(cloud, vm["uuid"])
+    await _set_vm(cloud, vm["uuid"], state="Stopping")
+    _, api_id = await _died_while(cloud, row, "stop")
+
+    await _take_over(cloud)
+
+    [stopped] = await cloud.query("QueryVmInstance", ("uuid", "=", vm["uuid"]))
+    assert (stopped["state"], stopped["hostUuid"], stopped["lastHostUuid"]) == ("Stopped", None, host["uuid"])
+    after = await _host(cloud, host["uuid"])
+    assert (after["availableCpuCapacity"], after["availableMemoryCapacity"]) == (8, 8 << 30)
+    assert await _allocations(cloud, vm["uuid"]) == []
+    retry = await cloud.client.bus.call(StopVmInstance(uuid=vm["uuid"]), service=PORTAL, msg_id=api_id)
+    assert retry.success and retry.inventory["state"] == "Stopped"
+
+
+async def test_a_migration_cut_short_is_rolled_back_to_the_source_host(cloud: Cloud) -> None:
+    env = await cloud.build_vm_cloud(hosts=2, cpu=8, memory=8 << 30)
+    src, dest = env["hosts"][0]["uuid"], env["hosts"][1]["uuid"]
+    vm = await cloud.ok(
+        "CreateVmInstance",
+        name="vm",
+        instanceOfferingUuid=env["offering"]["uuid"],
+        imageUuid=env["image"]["uuid"],
+        l3NetworkUuids=[env["l3"]["uuid"]],
+        hostUuid=src,
+    )
+    row = await _raw_vm(cloud, vm["uuid"])
+    await cloud.node.bus.call_ok(
+        AllocateHost(cpuNum=vm["cpuNum"], memorySize=vm["memorySize"], hostUuid=dest, ownerUuid=vm["uuid"])
+    )
+    await _set_vm(cloud, vm["uuid"], state="Migrating")
+    _, api_id = await _died_while(cloud, row, "migrate")
+
+    await _take_over(cloud)
+
+    [back] = await cloud.query("QueryVmInstance", ("uuid", "=", vm["uuid"]))
+    assert (back["state"], back["hostUuid"]) == ("Running", src)
+    assert (await _host(cloud, dest))["availableCpuCapacity"] == 8
+    assert (await _host(cloud, src))["availableCpuCapacity"] == 8 - vm["cpuNum"]
+    assert await _allocations(cloud, vm["uuid"]) == [(src, vm["cpuNum"])]
+    retry = await cloud.client.bus.call(MigrateVm(vmInstanceUuid=vm["uuid"]), service=PORTAL, msg_id=api_id)
+    assert not retry.success and retry.error.code == "SYS.1012"
+
+
+async def test_takeover_leaves_the_work_of_live_nodes_alone(cloud: Cloud) -> None:
+    env = await _vm_cloud(cloud)
+    vm = await cloud.ok("CreateVmInstance", **env["vm_params"])
+    row = await _raw_vm(cloud, vm["uuid"])
+    await _set_vm(cloud, vm["uuid"], state="Stopping")
+    api_id = new_uuid()
+    await Records(cloud.db, cloud.node.uuid)._claim(api_id, "StopVmInstance")
+    await Journal.open(
+        cloud.db, node=cloud.node.uuid, service="vmInstance", resource=vm["uuid"], kind="vm.op", api_id=api_id,
+        uuid=vm["uuid"], op="stop", vm=row,
+    )  # fmt: skip
+
+    await _take_over(cloud)
+
+    [still] = await cloud.query("QueryVmInstance", ("uuid", "=", vm["uuid"]))
+    assert still["state"] == "Stopping"  # this node is alive: its operation is its own business
+
+
+# --- helpers ----------------------------------------------------------------------------------------
+
+
+async def _raw_vm(cloud: Cloud, uuid: str) -> dict[str, Any]:
+    table = inventory.get("VmInstance").table
+    async with cloud.db.read() as conn:
+        return dict((await conn.execute(select(table).where(table.c.uuid == uuid))).mappings().one())
+
+
+async def _used_ips(cloud: Cloud, nic_uuid: str) -> list[str]:
+    table = inventory.get("UsedIp").table
+    async with cloud.db.read() as conn:
+        return list((await conn.execute(select(table.c.ip).where(table.c.vmNicUuid == nic_uuid))).scalars())
+
+
+async def _allocations(cloud: Cloud, owner: str) -> list[tuple[str, int]]:
+    a = host_allocation_table
+    async with cloud.db.read() as conn:
+        rows = await conn.execute(select(a.c.hostUuid, a.c.cpuNum).where(a.c.ownerUuid == owner))
+        return [tuple(r) for r in rows]
