@@ -379,3 +379,19 @@ async def test_shell_ctrl_d_quits(tmp_path: Path, quiet_logs: None) -> None:
         pipe.send_text("\x04")
         prompt = make_prompt(settings, input=pipe, output=DummyOutput())
         assert await shell_loop(settings, prompt) == 0
+
+
+def test_status_shows_the_node_its_ring_and_health(env: Env) -> None:
+    run = cloudbus(env.home, "status")
+    assert run.code == 0, run.stderr
+    report = run.json
+    assert report["healthy"] is True and report["database"] == "ok" and report["bus"] == "in-process"
+    [node] = report["nodes"]
+    assert node["state"] == "Running" and node["version"]
+    assert report["ring"] == {node["uuid"]: "100.0%"}
+
+
+def test_status_of_an_unreachable_broker_exits_1(tmp_path: Path) -> None:
+    run = cloudbus(tmp_path, "status", extra_env={"CLOUDBUS_BUS_URL": "amqp://guest:guest@127.0.0.1:1/"})
+    assert run.code == 1
+    assert "Traceback" not in run.stderr + run.stdout

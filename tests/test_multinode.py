@@ -234,10 +234,6 @@ async def run_chaos_clients(env: Env, workdir: Path, vms: list[str], seed: int) 
     return [line for line in lines if not line.get("done")]
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="written against issue 6, not yet seen green: the next session makes it pass and drops this mark",
-)
 async def test_conflicting_operations_from_four_clients_keep_the_cloud_consistent(
     cluster: Cluster, env: Env, tmp_path: Path, seed: int
 ) -> None:
@@ -308,10 +304,6 @@ async def test_kill9_during_30_parallel_creates(cluster: Cluster, env: Env, seed
     fail_if(problems)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="written against issue 6, not yet seen green: the next session makes it pass and drops this mark",
-)
 async def test_kill9_during_a_batch_of_migrations(cluster: Cluster, env: Env, seed: int) -> None:
     await cluster.start(3)
     victim = random.Random(seed).randrange(3)
@@ -347,10 +339,6 @@ async def test_kill9_during_a_batch_of_migrations(cluster: Cluster, env: Env, se
     fail_if(problems)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="written against issue 6, not yet seen green: the next session makes it pass and drops this mark",
-)
 async def test_kill9_during_a_delete_zone_cascade(cluster: Cluster, env: Env, seed: int) -> None:
     await cluster.start(3)
     async with cluster.api(timeout=CALL_TIMEOUT) as cloud:
@@ -396,10 +384,6 @@ async def set_when_vms_change(db_url: str, uuids: list[str], changed: asyncio.Ev
 # --- the broker restarts ----------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="written against issue 6, not yet seen green: the next session makes it pass and drops this mark",
-)
 async def test_broker_restart_during_a_client_loop(
     cluster: Cluster, env: Env, request: pytest.FixtureRequest, seed: int
 ) -> None:
@@ -457,10 +441,6 @@ async def test_broker_restart_during_a_client_loop(
 # --- the same API message twice ---------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="written against issue 6, not yet seen green: the next session makes it pass and drops this mark",
-)
 async def test_the_same_api_message_delivered_twice_runs_once(cluster: Cluster, env: Env) -> None:
     await cluster.start(2)
     async with RawClient(env.bus_url, env.namespace) as raw:
