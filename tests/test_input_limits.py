@@ -21,6 +21,7 @@ import cloudbus.cascade.messages  # noqa: F401  (registers the cascade step mess
 from cloudbus.apis.catalog import apis
 from cloudbus.apis.cli import prepare
 from cloudbus.apis.parser import split_line
+from cloudbus.core.envelope import decode
 from cloudbus.core.errors import CloudBusError
 from cloudbus.core.messages import INT64_MAX, INT64_MIN, Message, build, message_class
 from cloudbus.testing import Cloud
@@ -149,6 +150,13 @@ def test_a_wire_body_with_a_huge_number_is_refused() -> None:
     assert info.value.error.code == "SYS.1007" and "field[diskSize]" in (info.value.error.details or "")
 
 
+def test_an_envelope_with_a_number_longer_than_python_converts_is_refused() -> None:
+    raw = b'{"v": 1, "kind": "call", "id": "x", "name": "CreateZone", "body": {"n": ' + b"9" * 5000 + b"}}"
+    with pytest.raises(CloudBusError) as info:
+        decode(raw)
+    assert info.value.error.code == "SYS.1007" and "malformed envelope" in (info.value.error.details or "")
+
+
 async def test_huge_ints_are_refused_through_the_api_and_change_nothing(cloud: Cloud) -> None:
     env = await cloud.build_env()
     before = await cloud.snapshot()
@@ -183,6 +191,13 @@ def test_the_text_command_path_refuses_a_huge_int() -> None:
     assert "field[memorySize]" in (info.value.error.details or "")
     _command, msg = prepare(split_line("CreateInstanceOffering name=x cpuNum=1 memorySize=8191P"))
     assert msg.memorySize == 8191 << 50  # type: ignore[attr-defined]  # the largest P that fits
+
+
+def test_a_number_too_long_for_python_to_convert_is_refused_by_name() -> None:
+    with pytest.raises(CloudBusError) as info:
+        prepare(split_line("CreateInstanceOffering name=x cpuNum=1 memorySize=" + "9" * 5000))
+    assert info.value.error.code == "SYS.1007"
+    assert "field[memorySize]" in (info.value.error.details or "")
 
 
 # -- names and descriptions ------------------------------------------------------------------

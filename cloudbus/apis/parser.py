@@ -190,7 +190,10 @@ def parse_size(value: str) -> int | str:
     if match is None:
         return value
     number, unit, _bytes = match.groups()
-    return int(number) * _UNITS[unit.lower()]
+    try:
+        return int(number) * _UNITS[unit.lower()]
+    except ValueError:  # more digits than Python converts: validation refuses it by name
+        return value
 
 
 def _to_list(value: str) -> list[Any] | str:

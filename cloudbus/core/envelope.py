@@ -54,7 +54,7 @@ def decode(raw: bytes) -> Envelope:
     """Parse an envelope, or raise CloudBusError (SYS.1007) saying what is wrong with it."""
     try:
         data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except ValueError as exc:  # not JSON, not UTF-8, or a number longer than Python converts
         raise errors.invalid_argument(f"malformed envelope: not JSON ({exc})") from None
     if not isinstance(data, dict):
         raise errors.invalid_argument("malformed envelope: expected a JSON object")
