@@ -124,4 +124,6 @@ class ManagementNode:
         for service in reversed(self.services):
             await service.stop()
         await self.bus.close()
+        for service in reversed(self.services):
+            await service.closed()
         await self.db.close()

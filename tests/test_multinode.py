@@ -304,6 +304,43 @@ async def test_kill9_during_30_parallel_creates(cluster: Cluster, env: Env, seed
     fail_if(problems)
 
 
+async def test_sigterm_during_parallel_creates_hands_over_and_leaves_at_once(
+    cluster: Cluster, env: Env, seed: int
+) -> None:
+    """A node stopped cleanly mid-work: it leaves the ring at once, finishes (or leaves to the
+    takeover) what it was doing, and exits 0; every call is answered, nothing leaks."""
+    await cluster.start(3)
+    victim = random.Random(seed).randrange(3)
+    async with cluster.api(timeout=CALL_TIMEOUT) as cloud:
+        spec = await build_cloud(cloud, "10.44.0.0/24")
+        first_few = asyncio.Event()
+        succeeded = 0
+
+        async def create(i: int) -> Outcome:
+            nonlocal succeeded
+            outcome = await timed(cloud, "CreateVmInstance", **vm_params(spec, f"term{i}"))
+            succeeded += outcome.ok
+            if succeeded >= 3:
+                first_few.set()
+            return outcome
+
+        tasks = [asyncio.create_task(create(i)) for i in range(20)]
+        await asyncio.wait_for(first_few.wait(), CALL_TIMEOUT)
+        signalled = time.monotonic()
+        code = await cluster.stop(victim)
+        stopped_in = time.monotonic() - signalled
+        outcomes = list(await asyncio.gather(*tasks))
+    print(f"SIGTERM: exit {code} after {stopped_in:.1f} s; creates: {by_code([o.code for o in outcomes])}")
+    problems = unanswered(outcomes) + await settled(env.db_url)
+    if code != 0:
+        problems.append(f"the stopped node exited with {code}")
+    live = {u: vm for u, vm in (await vm_rows(env.db_url)).items() if vm["state"] != "Destroyed"}
+    created = [o.inventory["uuid"] for o in outcomes if o.ok]
+    if len(live) != len(created):
+        problems.append(f"{len(live)} VMs in the database, {len(created)} creates answered success")
+    fail_if(problems)
+
+
 async def test_kill9_during_a_batch_of_migrations(cluster: Cluster, env: Env, seed: int) -> None:
     await cluster.start(3)
     victim = random.Random(seed).randrange(3)

@@ -89,7 +89,10 @@ class Service:
         """Called once the node's database and bus are up."""
 
     async def stop(self) -> None:
-        """Called when the node shuts down."""
+        """Called when the node shuts down, before the bus drains."""
+
+    async def closed(self) -> None:
+        """Called once the bus has drained, before the database closes."""
 
     def handler_for(self, msg_type: type[Message]) -> tuple[str, bool] | None:
         for cls in msg_type.__mro__:

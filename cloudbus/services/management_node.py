@@ -13,6 +13,11 @@ and sent as a RecoverOperation to its service, which runs it on the resource's n
 Running API records that no journal will settle are answered SYS.1012. A node that finds
 its own row marked dead stops itself (`on_fenced`), so two nodes never both think they own
 a resource for long.
+
+A node that stops cleanly marks itself `Leaving`: it drops out of every ring at once (new
+work goes to the others) but keeps beating, so nobody takes over what it is finishing; once
+its bus has drained it deletes its row, and whatever it could not finish is taken over like
+a dead node's work.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ log = get_logger(__name__)
 NODES = MANAGEMENT_NODE.table
 CHANGED = "managementNode.changed"
 RECORD_RETENTION = timedelta(days=1)
+ALIVE = ("Running", "Leaving")  # beating; only Running nodes are on the ring
 
 
 class ManagementNodeService(Service):
@@ -57,6 +63,7 @@ class ManagementNodeService(Service):
         self._subscription: Any = None
         self._takeover = asyncio.Lock()
         self._beats = 0
+        self._leaving = False
 
     @property
     def me(self) -> str:
@@ -83,14 +90,21 @@ class ManagementNodeService(Service):
         self._loop = asyncio.ensure_future(self._beat_loop())
 
     async def stop(self) -> None:
+        """Leave the ring at once; keep beating while the bus drains (see `closed`)."""
+        self._leaving = True
+        async with self.db.tx() as conn:
+            await conn.execute(update(NODES).where(NODES.c.uuid == self.me).values(state="Leaving"))
+        if self._subscription is not None:
+            await self._subscription.cancel()
+        await self.bus.publish(Event(name=CHANGED, data={"leaving": self.me}))
+
+    async def closed(self) -> None:
+        """The bus has drained: nothing more runs here; what is left is the others' to take over."""
         if self._loop is not None:
             self._loop.cancel()
             await asyncio.gather(self._loop, return_exceptions=True)
-        if self._subscription is not None:
-            await self._subscription.cancel()
         async with self.db.tx() as conn:
             await conn.execute(delete(NODES).where(NODES.c.uuid == self.me))
-        await self.bus.publish(Event(name=CHANGED, data={"left": self.me}))
 
     # --- heartbeat and membership ------------------------------------------------------
 
@@ -114,7 +128,7 @@ class ManagementNodeService(Service):
         async with self.db.tx() as conn:
             result = await conn.execute(
                 update(NODES)
-                .where(NODES.c.uuid == self.me, NODES.c.state == "Running")
+                .where(NODES.c.uuid == self.me, NODES.c.state.in_(ALIVE))
                 .values(heartbeat=utcnow(), beatAt=time.time())
             )
             return result.rowcount == 1
@@ -128,27 +142,24 @@ class ManagementNodeService(Service):
         async with self.db.read() as conn:
             rows = (await conn.execute(select(NODES.c.uuid, NODES.c.state, NODES.c.beatAt))).all()
         live = {uuid for uuid, state, beat in rows if state == "Running" and beat >= threshold}
-        live.add(self.me)
+        if not self._leaving:
+            live.add(self.me)
         for uuid, state, beat in rows:
-            if (
-                state == "Running"
-                and beat < threshold
-                and uuid != self.me
-                and await self._declare_dead(uuid, threshold)
-            ):
+            if state in ALIVE and beat < threshold and uuid != self.me and await self._declare_dead(uuid, threshold):
                 log.warning("management node declared dead", dead=uuid, silent_for=round(time.time() - beat, 1))
                 await self.bus.publish(Event(name=CHANGED, data={"dead": uuid}))
         old = self.bus.ring
         if old is None or old.members != live:
             self.bus.set_ring(HashRing(live))
             log.info("ring changed", members=sorted(live), node=self.me)
-        self._spawn_takeover()
+        if not self._leaving:  # what is left to take over is for the nodes that stay
+            self._spawn_takeover()
 
     async def _declare_dead(self, uuid: str, threshold: float) -> bool:
         async with self.db.tx() as conn:
             result = await conn.execute(
                 update(NODES)
-                .where(NODES.c.uuid == uuid, NODES.c.state == "Running", NODES.c.beatAt < threshold)
+                .where(NODES.c.uuid == uuid, NODES.c.state.in_(ALIVE), NODES.c.beatAt < threshold)
                 .values(state="Dead", lastOpDate=utcnow())
             )
             return result.rowcount == 1
@@ -164,10 +175,11 @@ class ManagementNodeService(Service):
         """Settle every operation and API record left by nodes that are not alive."""
         async with self._takeover:
             started = time.monotonic()
-            # alive = a Running row, read now: a node that joined since the last ring update
-            # already counts (its row is written before it serves anything)
+            # alive = a beating row, read now: a node that joined since the last ring update
+            # already counts (its row is written before it serves anything), and so does a
+            # node that is leaving but still finishing its work
             async with self.db.read() as conn:
-                live = set((await conn.execute(select(NODES.c.uuid).where(NODES.c.state == "Running"))).scalars())
+                live = set((await conn.execute(select(NODES.c.uuid).where(NODES.c.state.in_(ALIVE)))).scalars())
             live.add(self.me)
             recovered, dead = 0, set()
             for row in await journal.orphans(self.db, live):
