@@ -274,34 +274,46 @@ async def report_takeover(cluster: Cluster, index: int) -> None:
         print(f"takeover done {seconds:.2f} s after kill -9 (dead after {cluster.dead_after:.1f} s of silence)")
 
 
+def parallel_creates(
+    cloud: Any, spec: dict[str, Any], n: int, prefix: str
+) -> tuple[list[asyncio.Task[Outcome]], asyncio.Event]:
+    """`n` CreateVmInstance calls in flight, and an event set once the third has succeeded."""
+    first_few = asyncio.Event()
+    succeeded = 0
+
+    async def create(i: int) -> Outcome:
+        nonlocal succeeded
+        outcome = await timed(cloud, "CreateVmInstance", **vm_params(spec, f"{prefix}{i}"))
+        succeeded += outcome.ok
+        if succeeded >= 3:
+            first_few.set()
+        return outcome
+
+    return [asyncio.create_task(create(i)) for i in range(n)], first_few
+
+
+async def creation_problems(outcomes: list[Outcome], db_url: str) -> list[str]:
+    """Unanswered calls, invariant violations, and VMs that differ from the successful answers."""
+    problems = unanswered(outcomes) + await settled(db_url)
+    live = {u: vm for u, vm in (await vm_rows(db_url)).items() if vm["state"] != "Destroyed"}
+    created = [o.inventory["uuid"] for o in outcomes if o.ok]
+    if len(live) != len(created):
+        problems.append(f"{len(live)} VMs in the database, {len(created)} creates answered success")
+    problems += [f"vm {u} reported created is not Running in the database" for u in created if u not in live]
+    return problems
+
+
 async def test_kill9_during_30_parallel_creates(cluster: Cluster, env: Env, seed: int) -> None:
     await cluster.start(3)
     victim = random.Random(seed).randrange(3)
     async with cluster.api(timeout=CALL_TIMEOUT) as cloud:
         spec = await build_cloud(cloud, "10.40.0.0/24")
-        first_few = asyncio.Event()
-        succeeded = 0
-
-        async def create(i: int) -> Outcome:
-            nonlocal succeeded
-            outcome = await timed(cloud, "CreateVmInstance", **vm_params(spec, f"vm{i}"))
-            succeeded += outcome.ok
-            if succeeded >= 3:
-                first_few.set()
-            return outcome
-
-        tasks = [asyncio.create_task(create(i)) for i in range(30)]
+        tasks, first_few = parallel_creates(cloud, spec, 30, "vm")
         await kill_when(cluster, victim, first_few, tasks)
         outcomes = list(await asyncio.gather(*tasks))
     await report_takeover(cluster, victim)
     print(f"creates: {by_code([o.code for o in outcomes])}")
-    problems = unanswered(outcomes) + await settled(env.db_url)
-    live = {u: vm for u, vm in (await vm_rows(env.db_url)).items() if vm["state"] != "Destroyed"}
-    created = [o.inventory["uuid"] for o in outcomes if o.ok]
-    if len(live) != len(created):
-        problems.append(f"{len(live)} VMs in the database, {len(created)} creates answered success")
-    problems += [f"vm {u} reported created is not Running in the database" for u in created if u not in live]
-    fail_if(problems)
+    fail_if(await creation_problems(outcomes, env.db_url))
 
 
 async def test_sigterm_during_parallel_creates_hands_over_and_leaves_at_once(
@@ -313,31 +325,16 @@ async def test_sigterm_during_parallel_creates_hands_over_and_leaves_at_once(
     victim = random.Random(seed).randrange(3)
     async with cluster.api(timeout=CALL_TIMEOUT) as cloud:
         spec = await build_cloud(cloud, "10.44.0.0/24")
-        first_few = asyncio.Event()
-        succeeded = 0
-
-        async def create(i: int) -> Outcome:
-            nonlocal succeeded
-            outcome = await timed(cloud, "CreateVmInstance", **vm_params(spec, f"term{i}"))
-            succeeded += outcome.ok
-            if succeeded >= 3:
-                first_few.set()
-            return outcome
-
-        tasks = [asyncio.create_task(create(i)) for i in range(20)]
+        tasks, first_few = parallel_creates(cloud, spec, 20, "term")
         await asyncio.wait_for(first_few.wait(), CALL_TIMEOUT)
         signalled = time.monotonic()
         code = await cluster.stop(victim)
         stopped_in = time.monotonic() - signalled
         outcomes = list(await asyncio.gather(*tasks))
     print(f"SIGTERM: exit {code} after {stopped_in:.1f} s; creates: {by_code([o.code for o in outcomes])}")
-    problems = unanswered(outcomes) + await settled(env.db_url)
+    problems = await creation_problems(outcomes, env.db_url)
     if code != 0:
         problems.append(f"the stopped node exited with {code}")
-    live = {u: vm for u, vm in (await vm_rows(env.db_url)).items() if vm["state"] != "Destroyed"}
-    created = [o.inventory["uuid"] for o in outcomes if o.ok]
-    if len(live) != len(created):
-        problems.append(f"{len(live)} VMs in the database, {len(created)} creates answered success")
     fail_if(problems)
 
 
