@@ -21,14 +21,13 @@ import asyncio
 import time
 from typing import Any
 
+from cloudbus.core import errors
 from cloudbus.core.bus import Bus
 from cloudbus.core.errors import CloudBusError, ErrorCode
 from cloudbus.core.ids import new_uuid
 from cloudbus.core.messages import APIMessage, Reply
 
 PORTAL = "api.portal"
-CONNECTION_LOST = "SYS.1011"
-NO_SERVICE = "SYS.1008"
 RETRY_PAUSE = 0.5
 
 
@@ -72,7 +71,7 @@ class Client:
         assert self.bus is not None, "use 'async with Client(...)'"
         seconds = timeout or self.timeout or self.bus.timeout_for(msg)
         deadline = time.monotonic() + seconds
-        msg_id, retrying = new_uuid(), (CONNECTION_LOST,)
+        msg_id, retrying = new_uuid(), (errors.UNDELIVERABLE,)
         while True:
             left = deadline - time.monotonic()
             reply = await self.bus.call(msg, service=PORTAL, timeout=max(left, 0.001), msg_id=msg_id)
@@ -81,7 +80,7 @@ class Client:
                 return reply
             # after a lost connection, "no portal" only means the nodes have not re-declared
             # their queues on the restarted broker yet
-            retrying = (CONNECTION_LOST, NO_SERVICE)
+            retrying = (errors.UNDELIVERABLE, errors.UNKNOWN_MESSAGE)
             await asyncio.sleep(RETRY_PAUSE)
 
     async def call(self, msg: APIMessage, *, timeout: float | None = None) -> Any:

@@ -27,7 +27,6 @@ from cloudbus.cascade.graph import Pair, build_graph, plan, resolution_order
 from cloudbus.cascade.messages import CascadeAction, CascadeStep
 from cloudbus.core import errors
 from cloudbus.core.bus import Bus
-from cloudbus.core.bus.base import NODE_UNAVAILABLE
 from cloudbus.core.logging import get_logger
 from cloudbus.core.messages import DeleteMode, Event, Reply
 
@@ -114,7 +113,7 @@ class Cascade:
                 msg = self._step(action, node, parent, uuids=part, parent_uuids=parent_uuids)
                 msg.routeUuid = part[0] if node_uuid else None
                 reply = await self.bus.call(msg, service=owner(node))
-                if not reply.success and reply.error is not None and reply.error.code == NODE_UNAVAILABLE:
+                if not reply.success and reply.error is not None and reply.error.code == errors.NODE_UNAVAILABLE:
                     pending += part  # its owner left the ring: again, to the new owner
                 elif not reply.success and failed is None:
                     failed = reply
@@ -122,7 +121,7 @@ class Cascade:
                 break
         else:
             failed = failed or Reply.failure(
-                errors.err(NODE_UNAVAILABLE, f"cascade {action} of {node}: owners kept leaving the ring")
+                errors.err(errors.NODE_UNAVAILABLE, f"cascade {action} of {node}: owners kept leaving the ring")
             )
         return failed or Reply()
 

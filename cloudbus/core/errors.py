@@ -43,6 +43,8 @@ CHANGE_STATE = "SYS.1005"
 OPERATION = "SYS.1006"
 INVALID_ARGUMENT = "SYS.1007"
 UNKNOWN_MESSAGE = "SYS.1008"
+UNDELIVERABLE = "SYS.1011"  # the connection to the broker was lost before the reply arrived
+NODE_UNAVAILABLE = "SYS.1012"  # the management node running the message left the cluster
 
 
 class ErrorCode(BaseModel):

@@ -25,7 +25,7 @@ from cloudbus.services import journal
 from cloudbus.services.journal import Journal
 
 # errors after which an operation's outcome is still open: its recovery is tried again
-UNSETTLED = frozenset({"SYS.1001", "SYS.1011", "SYS.1012"})
+UNSETTLED = frozenset({errors.TIMEOUT, errors.UNDELIVERABLE, errors.NODE_UNAVAILABLE})
 
 
 class ResourceService(Service):

@@ -34,7 +34,6 @@ from sqlalchemy import delete, insert, select, update
 from cloudbus import __version__
 from cloudbus.apis.internal.management import RecoverOperation
 from cloudbus.core import errors
-from cloudbus.core.bus.base import NODE_UNAVAILABLE
 from cloudbus.core.ids import utcnow
 from cloudbus.core.logging import get_logger
 from cloudbus.core.messages import Event, Reply
@@ -200,7 +199,7 @@ class ManagementNodeService(Service):
                     log.info("operation rolled back", journal=row["uuid"], code=reply.error and reply.error.code)
             for msg_id in await self.node.records.orphans(live):
                 unknown = errors.err(
-                    NODE_UNAVAILABLE,
+                    errors.NODE_UNAVAILABLE,
                     f"the management node running message[id:{msg_id}] died before it finished; "
                     "query the resource to see what was done",
                 )

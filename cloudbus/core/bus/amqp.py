@@ -75,7 +75,6 @@ from aio_pika.abc import (
 
 from cloudbus.core import errors
 from cloudbus.core.bus.base import (
-    NODE_UNAVAILABLE,
     Bus,
     Endpoint,
     EventHandler,
@@ -91,11 +90,11 @@ from cloudbus.core.ring import HashRing
 
 log = get_logger(__name__)
 
-# A lost connection means the reply queue is gone: the reply can never arrive.
-UNDELIVERABLE = "SYS.1011"
 MAX_HOPS = 3
 # The answer a pending call gets when the node holding its request left the ring.
-_NODE_LEFT = Reply.failure(errors.err(NODE_UNAVAILABLE, "the management node handling the message left the cluster"))
+_NODE_LEFT = Reply.failure(
+    errors.err(errors.NODE_UNAVAILABLE, "the management node handling the message left the cluster")
+)
 
 
 class _AmqpSubscription:
@@ -264,7 +263,9 @@ class AmqpBus(Bus):
             if reply is None:  # the owner's queue is gone: wait for the ring to drop it, then again
                 if not await self._wait_ring_change(deadline):
                     return Reply.failure(
-                        errors.err(NODE_UNAVAILABLE, f"management node[uuid:{node}] owning the resource is unreachable")
+                        errors.err(
+                            errors.NODE_UNAVAILABLE, f"management node[uuid:{node}] owning the resource is unreachable"
+                        )
                     )
                 continue
             if reply is _NODE_LEFT and msg.exactly_once and time.time() < deadline:
@@ -294,7 +295,9 @@ class AmqpBus(Bus):
         except TimeoutError:
             return timeout_reply(msg, msg_id, seconds)
         except Exception as exc:
-            return Reply.failure(errors.err(UNDELIVERABLE, f"cannot send message[{msg.message_name()}]: {exc!r}"))
+            return Reply.failure(
+                errors.err(errors.UNDELIVERABLE, f"cannot send message[{msg.message_name()}]: {exc!r}")
+            )
         finally:
             self._pending.pop(correlation, None)
 
@@ -413,7 +416,9 @@ class AmqpBus(Bus):
     def _fail_pending(self, why: str) -> None:
         for future, msg, _ in list(self._pending.values()):
             if not future.done():
-                future.set_result(Reply.failure(errors.err(UNDELIVERABLE, f"message[{msg.message_name()}]: {why}")))
+                future.set_result(
+                    Reply.failure(errors.err(errors.UNDELIVERABLE, f"message[{msg.message_name()}]: {why}"))
+                )
 
     # --- consuming side --------------------------------------------------------------
 

@@ -18,8 +18,6 @@ from cloudbus.core.ring import HashRing
 # while handling it inherit what is left of it.
 current_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("deadline", default=None)
 
-NODE_UNAVAILABLE = "SYS.1012"
-
 
 EventHandler = Callable[[Event], Awaitable[None]]
 

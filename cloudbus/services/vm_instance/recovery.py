@@ -18,7 +18,6 @@ from sqlalchemy import select
 
 from cloudbus import inventory
 from cloudbus.core import errors
-from cloudbus.core.bus.base import NODE_UNAVAILABLE
 from cloudbus.core.messages import Reply
 from cloudbus.services.vm_instance import store
 
@@ -42,7 +41,7 @@ class Recovery:
             return Reply(inventory=await store.inventory(self.db, uuid))
         return Reply.failure(
             errors.err(
-                NODE_UNAVAILABLE,
+                errors.NODE_UNAVAILABLE,
                 f"the management node running {op} of vm[uuid:{uuid}] died; the operation was rolled back",
             )
         )
