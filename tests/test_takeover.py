@@ -24,6 +24,7 @@ from cloudbus.inventory.host import host_allocation_table
 from cloudbus.services.journal import Journal
 from cloudbus.services.records import Records
 from cloudbus.testing import Cloud
+from tests.support import vm_env
 
 PORTAL = "api.portal"
 
@@ -49,20 +50,8 @@ async def test_a_new_id_runs_again(cloud: Cloud) -> None:
 # --- a node that died half-way ------------------------------------------------------------------
 
 
-async def _vm_cloud(cloud: Cloud) -> dict[str, Any]:
-    env = await cloud.build_vm_cloud(hosts=1, cpu=8, memory=8 << 30)
-    env["vm_params"] = {
-        "name": "vm",
-        "instanceOfferingUuid": env["offering"]["uuid"],
-        "imageUuid": env["image"]["uuid"],
-        "l3NetworkUuids": [env["l3"]["uuid"]],
-    }
-    return env
-
-
-async def _host(cloud: Cloud, uuid: str) -> dict[str, Any]:
-    [host] = await cloud.query("QueryHost", ("uuid", "=", uuid))
-    return host
+async def _vm_cloud(cloud: Cloud, hosts: int = 1) -> dict[str, Any]:
+    return await cloud.build_vm_cloud(hosts=hosts, cpu=8, memory=8 << 30)
 
 
 async def _died_while(cloud: Cloud, vm: dict[str, Any], op: str, **state: Any) -> tuple[str, str]:
@@ -90,7 +79,7 @@ async def _set_vm(cloud: Cloud, uuid: str, **values: Any) -> None:
 async def test_a_create_cut_short_is_rolled_back_and_its_retry_says_so(cloud: Cloud) -> None:
     env = await _vm_cloud(cloud)
     host = env["hosts"][0]
-    vm = await cloud.ok("CreateVmInstance", strategy="JustCreate", **env["vm_params"])
+    vm = await vm_env.create_vm(cloud, env, strategy="JustCreate")
     row = await _raw_vm(cloud, vm["uuid"])
     # the dead node had moved it to Starting, reserved its host and taken an IP for its nic,
     # and died before writing any of that on the VM's rows
@@ -100,17 +89,21 @@ async def test_a_create_cut_short_is_rolled_back_and_its_retry_says_so(cloud: Cl
     )
     nic = vm["vmNics"][0]
     await cloud.node.bus.call_ok(AllocateIp(l3NetworkUuid=env["l3"]["uuid"], vmNicUuid=nic["uuid"]))
-    assert (await _host(cloud, host["uuid"]))["availableCpuCapacity"] == 8 - vm["cpuNum"]
+    assert (await vm_env.host(cloud, host["uuid"]))["availableCpuCapacity"] == 8 - vm["cpuNum"]
     _, api_id = await _died_while(cloud, row, "create", partial=False)
 
     await _take_over(cloud)
 
     assert await cloud.query("QueryVmInstance", ("uuid", "=", vm["uuid"])) == []
     assert await cloud.query("QueryVmNic", ("uuid", "=", nic["uuid"])) == []
-    after = await _host(cloud, host["uuid"])
+    after = await vm_env.host(cloud, host["uuid"])
     assert (after["availableCpuCapacity"], after["availableMemoryCapacity"]) == (8, 8 << 30)
     assert await _used_ips(cloud, nic["uuid"]) == []
-    retry = await cloud.client.bus.call(CreateVmInstance(**env["vm_params"]), service=PORTAL, msg_id=api_id)
+    again = CreateVmInstance(
+        name="vm", instanceOfferingUuid=env["offering"]["uuid"], imageUuid=env["image"]["uuid"],
+        l3NetworkUuids=[env["l3"]["uuid"]],
+    )  # fmt: skip
+    retry = await cloud.client.bus.call(again, service=PORTAL, msg_id=api_id)
     assert not retry.success and retry.error.code == "SYS.1012"
     assert "rolled back" in retry.error.details
     assert await cloud.query("QueryVmInstance") == []
@@ -119,7 +112,7 @@ async def test_a_create_cut_short_is_rolled_back_and_its_retry_says_so(cloud: Cl
 async def test_a_stop_cut_short_is_finished_and_its_retry_gets_the_stopped_vm(cloud: Cloud) -> None:
     env = await _vm_cloud(cloud)
     host = env["hosts"][0]
-    vm = await cloud.ok("CreateVmInstance", **env["vm_params"])
+    vm = await vm_env.create_vm(cloud, env)
     row = await _raw_vm(cloud, vm["uuid"])
     await _set_vm(cloud, vm["uuid"], state="Stopping")
     _, api_id = await _died_while(cloud, row, "stop")
@@ -128,7 +121,7 @@ async def test_a_stop_cut_short_is_finished_and_its_retry_gets_the_stopped_vm(cl
 
     [stopped] = await cloud.query("QueryVmInstance", ("uuid", "=", vm["uuid"]))
     assert (stopped["state"], stopped["hostUuid"], stopped["lastHostUuid"]) == ("Stopped", None, host["uuid"])
-    after = await _host(cloud, host["uuid"])
+    after = await vm_env.host(cloud, host["uuid"])
     assert (after["availableCpuCapacity"], after["availableMemoryCapacity"]) == (8, 8 << 30)
     assert await _allocations(cloud, vm["uuid"]) == []
     retry = await cloud.client.bus.call(StopVmInstance(uuid=vm["uuid"]), service=PORTAL, msg_id=api_id)
@@ -136,16 +129,9 @@ async def test_a_stop_cut_short_is_finished_and_its_retry_gets_the_stopped_vm(cl
 
 
 async def test_a_migration_cut_short_is_rolled_back_to_the_source_host(cloud: Cloud) -> None:
-    env = await cloud.build_vm_cloud(hosts=2, cpu=8, memory=8 << 30)
+    env = await _vm_cloud(cloud, hosts=2)
     src, dest = env["hosts"][0]["uuid"], env["hosts"][1]["uuid"]
-    vm = await cloud.ok(
-        "CreateVmInstance",
-        name="vm",
-        instanceOfferingUuid=env["offering"]["uuid"],
-        imageUuid=env["image"]["uuid"],
-        l3NetworkUuids=[env["l3"]["uuid"]],
-        hostUuid=src,
-    )
+    vm = await vm_env.create_vm(cloud, env, hostUuid=src)
     row = await _raw_vm(cloud, vm["uuid"])
     await cloud.node.bus.call_ok(
         AllocateHost(cpuNum=vm["cpuNum"], memorySize=vm["memorySize"], hostUuid=dest, ownerUuid=vm["uuid"])
@@ -157,8 +143,8 @@ async def test_a_migration_cut_short_is_rolled_back_to_the_source_host(cloud: Cl
 
     [back] = await cloud.query("QueryVmInstance", ("uuid", "=", vm["uuid"]))
     assert (back["state"], back["hostUuid"]) == ("Running", src)
-    assert (await _host(cloud, dest))["availableCpuCapacity"] == 8
-    assert (await _host(cloud, src))["availableCpuCapacity"] == 8 - vm["cpuNum"]
+    assert (await vm_env.host(cloud, dest))["availableCpuCapacity"] == 8
+    assert (await vm_env.host(cloud, src))["availableCpuCapacity"] == 8 - vm["cpuNum"]
     assert await _allocations(cloud, vm["uuid"]) == [(src, vm["cpuNum"])]
     retry = await cloud.client.bus.call(MigrateVm(vmInstanceUuid=vm["uuid"]), service=PORTAL, msg_id=api_id)
     assert not retry.success and retry.error.code == "SYS.1012"
@@ -166,7 +152,7 @@ async def test_a_migration_cut_short_is_rolled_back_to_the_source_host(cloud: Cl
 
 async def test_takeover_leaves_the_work_of_live_nodes_alone(cloud: Cloud) -> None:
     env = await _vm_cloud(cloud)
-    vm = await cloud.ok("CreateVmInstance", **env["vm_params"])
+    vm = await vm_env.create_vm(cloud, env)
     row = await _raw_vm(cloud, vm["uuid"])
     await _set_vm(cloud, vm["uuid"], state="Stopping")
     api_id = new_uuid()

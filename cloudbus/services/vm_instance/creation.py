@@ -21,6 +21,7 @@ from cloudbus import inventory
 from cloudbus.core.db import Database
 from cloudbus.core.workflow import FlowChain, Step
 from cloudbus.inventory.host import HOST
+from cloudbus.services.journal import Journal
 from cloudbus.services.vm_instance import store
 from cloudbus.services.vm_instance.calls import Calls
 
@@ -44,6 +45,7 @@ class Instantiation:
     db: Database
     calls: Calls
     vm: dict[str, Any]
+    journal: Journal  # the operation's journal: what a successor needs to roll this run back
     hints: dict[str, str | None] = field(default_factory=dict)
     stop_after: bool = False  # CreateStopped: start, then cold-stop
     placement: Placement = field(default_factory=Placement)
@@ -54,7 +56,6 @@ class Instantiation:
     volumes: list[dict[str, Any]] = field(default_factory=list)
     allocated_ips: list[tuple[str, str]] = field(default_factory=list)  # (nicUuid, usedIpUuid)
     started: bool = False
-    journal: Any = None  # the operation's journal: what a successor needs to roll this run back
 
     @property
     def needs_volumes(self) -> bool:
@@ -120,9 +121,8 @@ class Instantiation:
         await self._remember_storage()
 
     async def _remember_storage(self) -> None:
-        if self.journal is not None:
-            held = {"uuid": self.ps_uuid, "reserved": self.ps_reserved, "hostUuid": self.placement.hostUuid}
-            await self.journal.save(primaryStorage=held if self.ps_reserved > 0 else None)
+        held = {"uuid": self.ps_uuid, "reserved": self.ps_reserved, "hostUuid": self.placement.hostUuid}
+        await self.journal.save(primaryStorage=held if self.ps_reserved > 0 else None)
 
     async def return_primary_storage(self, _: dict[str, Any]) -> None:
         if self.ps_uuid:

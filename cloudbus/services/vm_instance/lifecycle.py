@@ -10,6 +10,7 @@ as they are.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import insert, select
@@ -20,6 +21,7 @@ from cloudbus.apis.vm_instance import CreateVmInstance, MigrateVm, StartVmInstan
 from cloudbus.core import errors
 from cloudbus.core.ids import utcnow
 from cloudbus.inventory.host import HOST
+from cloudbus.services.journal import Journal
 from cloudbus.services.vm_instance import store
 from cloudbus.services.vm_instance.calls import Calls
 from cloudbus.services.vm_instance.creation import Instantiation, encode_disks, root_volume_storage
@@ -27,21 +29,14 @@ from cloudbus.services.vm_instance.states import check_allowed
 
 
 class Lifecycle:
-    def __init__(self, db: Any, calls: Calls) -> None:
+    def __init__(self, db: Any, calls: Calls, open_journal: Callable[..., Awaitable[Journal]]) -> None:
         self.db = db
         self.calls = calls
-        self.journal: Any = None  # the service's open_journal (see recovery.py)
+        self.open_journal = open_journal  # the service's (services.base.ResourceService)
 
-    async def _journal(self, vm: dict[str, Any], op: str, **state: Any) -> Any:
+    async def _journal(self, vm: dict[str, Any], op: str, **state: Any) -> Journal:
         """Journal an operation on `vm` before its first change (kind `vm.op`, recovery.py)."""
-        if self.journal is None:
-            return None
-        return await self.journal(vm["uuid"], "vm.op", uuid=vm["uuid"], op=op, vm=vm, **state)
-
-    @staticmethod
-    async def _close(journal: Any) -> None:
-        if journal is not None:
-            await journal.close()
+        return await self.open_journal(vm["uuid"], "vm.op", uuid=vm["uuid"], op=op, vm=vm, **state)
 
     # --- create / start ----------------------------------------------------------------
 
@@ -125,28 +120,27 @@ class Lifecycle:
                 async with self.db.tx() as conn:
                     await conn.execute(insert(store.VM).values(row))
             except IntegrityError:
-                await self._close(journal)
+                await journal.close()
                 raise errors.invalid_argument(f"a resource with uuid[{uuid}] already exists") from None
             try:
                 for device, l3 in enumerate(l3s):
                     await store.insert_nic(self.db, row, l3, device_id=device)
-                if journal is not None:
-                    await journal.save(partial=False)
+                await journal.save(partial=False)
                 if msg.strategy != "JustCreate":
                     hints = {"zoneUuid": msg.zoneUuid, "clusterUuid": msg.clusterUuid, "hostUuid": msg.hostUuid}
-                    await self.instantiate(row, hints, stop_after=msg.strategy == "CreateStopped", journal=journal)
+                    await self.instantiate(row, hints, journal, stop_after=msg.strategy == "CreateStopped")
             except BaseException:
                 await store.delete_vm(self.db, uuid)
-                await self._close(journal)
+                await journal.close()
                 raise
-            await self._close(journal)
+            await journal.close()
             return await store.inventory(self.db, uuid)
 
     async def instantiate(
-        self, vm: dict[str, Any], hints: dict[str, Any], *, stop_after: bool = False, journal: Any = None
+        self, vm: dict[str, Any], hints: dict[str, Any], journal: Journal, *, stop_after: bool = False
     ) -> None:
         """Run the chain, then settle the row (state, placement, root volume) in one write."""
-        run = Instantiation(self.db, self.calls, vm, hints, stop_after=stop_after, journal=journal)
+        run = Instantiation(self.db, self.calls, vm, journal, hints, stop_after=stop_after)
         await run.run()
         async with self.db.tx() as conn:
             await conn.execute(
@@ -171,12 +165,12 @@ class Lifecycle:
         saved = await store.change(self.db, msg.uuid, state="Starting")
         hints = {"clusterUuid": msg.clusterUuid, "hostUuid": msg.hostUuid}
         try:
-            await self.instantiate(vm, hints, journal=journal)
+            await self.instantiate(vm, hints, journal)
         except BaseException:
             await saved.restore(self.db)
-            await self._close(journal)
+            await journal.close()
             raise
-        await self._close(journal)
+        await journal.close()
         return await store.inventory(self.db, msg.uuid)
 
     # --- stop / reboot / pause / resume ------------------------------------------------------
@@ -199,11 +193,11 @@ class Lifecycle:
             except errors.CloudBusError:
                 if not ignore_failure:
                     await saved.restore(self.db)
-                    await self._close(journal)
+                    await journal.close()
                     raise
         await store.change(self.db, vm["uuid"], state="Stopped", hostUuid=None, lastHostUuid=host or vm["lastHostUuid"])
         await self.calls.return_host(vm, host)
-        await self._close(journal)
+        await journal.close()
 
     async def transit(self, uuid: str, operation: str, via: str, to: str, command: str) -> dict[str, Any]:
         """Operations that keep the host: state `via` while the hypervisor runs `command`, then `to`."""
@@ -217,10 +211,10 @@ class Lifecycle:
             await self.calls.hypervisor(vm["hostUuid"], command, uuid)
         except BaseException:
             await saved.restore(self.db)
-            await self._close(journal)
+            await journal.close()
             raise
         await store.change(self.db, uuid, state=to)
-        await self._close(journal)
+        await journal.close()
         return await store.inventory(self.db, uuid)
 
     # --- migrate -----------------------------------------------------------------------------
@@ -255,7 +249,7 @@ class Lifecycle:
         try:
             target = await self.calls.allocate_host(ownerUuid=vm["uuid"], **fields)
         except BaseException:
-            await self._close(journal)
+            await journal.close()
             raise
         dest = str(target.get("hostUuid"))
         saved = await store.change(self.db, vm["uuid"], state="Migrating")
@@ -264,7 +258,7 @@ class Lifecycle:
         except BaseException:
             await self.calls.quietly("return capacity of a failed migration", self.calls.return_host(vm, dest))
             await saved.restore(self.db)
-            await self._close(journal)
+            await journal.close()
             raise
         await store.change(
             self.db,
@@ -276,7 +270,7 @@ class Lifecycle:
             zoneUuid=target.get("zoneUuid"),
         )
         await self.calls.return_host(vm)
-        await self._close(journal)
+        await journal.close()
         return await store.inventory(self.db, vm["uuid"])
 
     # --- capacity changes of a placed VM -------------------------------------------------------

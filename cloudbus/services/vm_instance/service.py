@@ -48,13 +48,12 @@ class VmInstanceService(ResourceService):
     def __init__(self, node: Any) -> None:
         super().__init__(node)
         self.calls = Calls(node.bus)
-        self.lifecycle = Lifecycle(node.db, self.calls)
+        self.lifecycle = Lifecycle(node.db, self.calls, self.open_journal)
         self.nics = Nics(node.db, self.calls)
         self.teardown = Teardown(node.db, self.calls, self.nics)
         self.updates = Updates(node.db, self.calls, self.lifecycle)
         self.effects = CascadeEffects(self)
         self.recovery = Recovery(node.db, self.calls)
-        self.lifecycle.journal = self.open_journal
 
     recoverers = {"vm.op": "recover_vm"}
 
