@@ -18,9 +18,10 @@ from cloudbus import inventory
 from cloudbus.apis.internal.host import AllocateHost
 from cloudbus.apis.internal.network import AllocateIp
 from cloudbus.apis.vm_instance import CreateVmInstance, MigrateVm, StopVmInstance
-from cloudbus.apis.zone import CreateZone
+from cloudbus.apis.zone import CreateZone, UpdateZone
 from cloudbus.core.ids import new_uuid
 from cloudbus.inventory.host import host_allocation_table
+from cloudbus.inventory.management_node import api_record_table
 from cloudbus.services.journal import Journal
 from cloudbus.services.records import Records
 from cloudbus.testing import Cloud
@@ -45,6 +46,44 @@ async def test_a_new_id_runs_again(cloud: Cloud) -> None:
     a = await cloud.client.bus.call(CreateZone(name="twice"), service=PORTAL, msg_id=new_uuid())
     b = await cloud.client.bus.call(CreateZone(name="twice"), service=PORTAL, msg_id=new_uuid())
     assert a.inventory["uuid"] != b.inventory["uuid"]
+
+
+async def test_a_vm_create_delivered_twice_at_once_creates_one_vm(cloud: Cloud) -> None:
+    # CreateVmInstance writes its record in its first transaction (record_late): the second
+    # delivery must still find it there, run nothing, and answer what the first answered
+    env = await _vm_cloud(cloud)
+    host = env["hosts"][0]
+    msg_id = new_uuid()
+    create = CreateVmInstance(
+        name="once",
+        instanceOfferingUuid=env["offering"]["uuid"],
+        imageUuid=env["image"]["uuid"],
+        l3NetworkUuids=[env["l3"]["uuid"]],
+    )
+    first, second = await asyncio.gather(
+        cloud.client.bus.call(create, service=PORTAL, msg_id=msg_id),
+        cloud.client.bus.call(create, service=PORTAL, msg_id=msg_id),
+    )
+    assert first.success and second.success, (first.error, second.error)
+    assert first.inventory == second.inventory
+    vms = await cloud.query("QueryVmInstance", ("name", "=", "once"))
+    assert [v["uuid"] for v in vms] == [first.inventory["uuid"]]
+    assert (await vm_env.host(cloud, host["uuid"]))["availableCpuCapacity"] == 8 - vms[0]["cpuNum"]
+    assert len(await vm_env.used_ips(cloud)) == 1
+
+
+async def test_an_api_that_failed_before_writing_answers_its_retry_the_same(cloud: Cloud) -> None:
+    # a late-recorded API that fails before any write is still recorded: its retry gets the
+    # same error without running again
+    msg_id = new_uuid()
+    missing_zone = UpdateZone(uuid=new_uuid(), name="nowhere")
+    first = await cloud.client.bus.call(missing_zone, service="zone", msg_id=msg_id)
+    again = await cloud.client.bus.call(missing_zone, service="zone", msg_id=msg_id)
+    assert not first.success and first.error is not None
+    assert again.error == first.error
+    async with cloud.db.read() as conn:
+        state = await conn.scalar(select(api_record_table.c.state).where(api_record_table.c.id == msg_id))
+    assert state == "Done"
 
 
 # --- a node that died half-way ------------------------------------------------------------------

@@ -43,14 +43,22 @@ current_message_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 current_record: contextvars.ContextVar[str | None] = contextvars.ContextVar("record", default=None)
 
 
-def handles(*message_types: type[Message], chain: bool = True) -> Callable[[Handler], Handler]:
+def handles(
+    *message_types: type[Message], chain: bool = True, record_late: bool = False
+) -> Callable[[Handler], Handler]:
     """Declare a method as the handler of `message_types`.
 
     `chain=False` opts out of the per-resource chain queue (for read-only or batch messages).
+    `record_late=True`: an exactly-once message's record is written by the handler's first
+    write transaction (or before its first bus call) instead of by a transaction of its own
+    before the handler runs. Only for handlers that change nothing but through the database
+    and the bus (no driver call before their first write): a second delivery may repeat the
+    reads before that write, then finds the record and waits for the first.
     """
 
     def mark(fn: Handler) -> Handler:
         fn.__handles__ = (message_types, chain)  # type: ignore[attr-defined]
+        fn.__record_late__ = record_late  # type: ignore[attr-defined]
         return fn
 
     return mark
@@ -108,7 +116,11 @@ class Service:
         records = getattr(self.node, "records", None)
         if records is None or not self.records_messages or not msg.exactly_once:
             return await self._handle(msg, msg_id)
-        return await records.run_once(msg_id, msg.message_name(), lambda: self._handle(msg, msg_id, recorded=True))
+        found = self.handler_for(type(msg))
+        late = found is not None and getattr(getattr(type(self), found[0]), "__record_late__", False)
+        return await records.run_once(
+            msg_id, msg.message_name(), lambda: self._handle(msg, msg_id, recorded=True), late=late
+        )
 
     async def _handle(self, msg: Message, msg_id: str, *, recorded: bool = False) -> Reply:
         found = self.handler_for(type(msg))

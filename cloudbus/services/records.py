@@ -14,6 +14,7 @@ import json
 import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -23,10 +24,18 @@ from cloudbus.core.bus.base import current_deadline
 from cloudbus.core.db import Database
 from cloudbus.core.ids import utcnow
 from cloudbus.core.messages import Reply
+from cloudbus.core.pending import PendingWrite, pending_write
 from cloudbus.inventory.management_node import api_record_table as RECORD
 from cloudbus.inventory.management_node import operation_journal_table as JOURNAL
 
 POLL = 0.05
+
+
+class _RecordedBefore(BaseException):
+    """Another delivery recorded the message first (BaseException: handlers' `except
+    Exception` must not turn it into a failed reply)."""
+
+
 POLL_MAX = 0.5
 
 
@@ -35,24 +44,67 @@ class Records:
         self.db = db
         self.node_uuid = node_uuid
 
-    async def run_once(self, msg_id: str, name: str, run: Callable[[], Awaitable[Reply]]) -> Reply:
-        if not await self._claim(msg_id, name):
+    async def run_once(
+        self, msg_id: str, name: str, run: Callable[[], Awaitable[Reply]], *, late: bool = False
+    ) -> Reply:
+        """Run `run` unless `msg_id` ran before. `late`: the record goes into the handler's
+        first write transaction, or before its first bus call (core.pending), not its own."""
+        if not late:
+            if not await self._claim(msg_id, name):
+                return await self.wait(msg_id, name)
+            reply = await run()
+            await self.finish(msg_id, reply)
+            return reply
+        pending = PendingWrite(self.db, lambda conn: self._insert(conn, msg_id, name))
+        token = pending_write.set(pending)
+        try:
+            reply = await run()
+        except _RecordedBefore:
             return await self.wait(msg_id, name)
-        reply = await run()
-        await self.finish(msg_id, reply)
+        finally:
+            pending_write.reset(token)
+        if pending.done:
+            await self.finish(msg_id, reply)
+        else:  # the handler wrote nothing: record its reply directly
+            await self._record_done(msg_id, name, reply)
         return reply
 
     async def _claim(self, msg_id: str, name: str) -> bool:
         try:
             async with self.db.tx() as conn:
-                await conn.execute(
-                    insert(RECORD).values(
-                        id=msg_id, apiName=name, nodeUuid=self.node_uuid, state="Running", createDate=utcnow()
-                    )
-                )
+                await conn.execute(self._running(msg_id, name))
             return True
         except IntegrityError:
             return False
+
+    def _running(self, msg_id: str, name: str) -> Any:
+        return insert(RECORD).values(
+            id=msg_id, apiName=name, nodeUuid=self.node_uuid, state="Running", createDate=utcnow()
+        )
+
+    async def _insert(self, conn: Any, msg_id: str, name: str) -> None:
+        try:
+            await conn.execute(self._running(msg_id, name))
+        except IntegrityError:
+            raise _RecordedBefore from None
+
+    async def _record_done(self, msg_id: str, name: str, reply: Reply) -> None:
+        now = utcnow()
+        try:
+            async with self.db.tx() as conn:
+                await conn.execute(
+                    insert(RECORD).values(
+                        id=msg_id,
+                        apiName=name,
+                        nodeUuid=self.node_uuid,
+                        state="Done",
+                        reply=json.dumps(reply.to_json()),
+                        createDate=now,
+                        finishDate=now,
+                    )
+                )
+        except IntegrityError:
+            pass  # another delivery of a handler that changes nothing recorded it first
 
     async def wait(self, msg_id: str, name: str) -> Reply:
         """The recorded reply of `msg_id`, once its first run (or the takeover) finished it."""

@@ -16,7 +16,7 @@ from cloudbus.services.common import STATE_EVENTS, changes, load, new_row, set_f
 class ZoneService(ResourceService):
     service_id = "zone"
 
-    @handles(CreateZone)
+    @handles(CreateZone, record_late=True)
     async def create(self, msg: CreateZone) -> dict[str, Any]:
         uuid = msg.new_resource_uuid()
         async with self.db.tx() as conn:
@@ -33,7 +33,7 @@ class ZoneService(ResourceService):
             await conn.execute(insert(ZONE.table).values(row))
             return await load(conn, ZONE, uuid)
 
-    @handles(UpdateZone)
+    @handles(UpdateZone, record_late=True)
     async def update(self, msg: UpdateZone) -> dict[str, Any]:
         async with self.db.tx() as conn:
             await load(conn, ZONE, msg.uuid)
@@ -42,7 +42,7 @@ class ZoneService(ResourceService):
             await set_fields(conn, ZONE, msg.uuid, **changes(msg, "name", "description", "isDefault"))
             return await load(conn, ZONE, msg.uuid)
 
-    @handles(ChangeZoneState)
+    @handles(ChangeZoneState, record_late=True)
     async def change_state(self, msg: ChangeZoneState) -> dict[str, Any]:
         async with self.db.tx() as conn:
             await load(conn, ZONE, msg.uuid)

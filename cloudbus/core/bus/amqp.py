@@ -86,6 +86,7 @@ from cloudbus.core.envelope import CONTENT_TYPE, Envelope, decode
 from cloudbus.core.ids import new_uuid
 from cloudbus.core.logging import get_logger
 from cloudbus.core.messages import Event, Message, Reply, build, message_class
+from cloudbus.core.pending import settle_pending_write
 from cloudbus.core.ring import HashRing
 
 log = get_logger(__name__)
@@ -250,6 +251,7 @@ class AmqpBus(Bus):
     async def call(
         self, msg: Message, *, service: str | None = None, timeout: float | None = None, msg_id: str | None = None
     ) -> Reply:
+        await settle_pending_write()
         target = service or msg.service_id
         seconds = self.timeout_for(msg, timeout)
         msg_id = msg_id or new_uuid()
@@ -326,6 +328,7 @@ class AmqpBus(Bus):
         return await endpoint.handle(msg, msg_id)
 
     async def send(self, msg: Message, *, service: str | None = None) -> None:
+        await settle_pending_write()
         target = service or msg.service_id
         msg_id = new_uuid()
         deadline = time.time() + self.timeout_for(msg)

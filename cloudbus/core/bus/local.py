@@ -20,6 +20,7 @@ from cloudbus.core.bus.base import (
 from cloudbus.core.ids import new_uuid
 from cloudbus.core.logging import get_logger
 from cloudbus.core.messages import Event, Message, Reply
+from cloudbus.core.pending import settle_pending_write
 
 log = get_logger(__name__)
 
@@ -48,6 +49,7 @@ class LocalBus(Bus):
     async def call(
         self, msg: Message, *, service: str | None = None, timeout: float | None = None, msg_id: str | None = None
     ) -> Reply:
+        await settle_pending_write()
         target = service or msg.service_id
         endpoint = self.endpoints.get(target)
         if endpoint is None:
@@ -63,6 +65,7 @@ class LocalBus(Bus):
         return await endpoint.handle(msg, msg_id)  # type: ignore[attr-defined]
 
     async def send(self, msg: Message, *, service: str | None = None) -> None:
+        await settle_pending_write()
         target = service or msg.service_id
         endpoint = self.endpoints.get(target)
         if endpoint is None:
