@@ -15,7 +15,9 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from sqlalchemy import Select, case, delete, exists, insert, select, update
+from sqlalchemy import Select, case, delete, exists, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cloudbus import inventory
@@ -37,7 +39,7 @@ def candidate_query(msg: AllocateHost, l2_uuids: list[str]) -> Select[Any]:
     """Hosts that could take the VM now: the placement rules of AllocateHost, as one SELECT."""
     h, c = HOST.table, CLUSTER.table
     query = (
-        select(h.c.uuid, h.c.clusterUuid, h.c.zoneUuid)
+        select(h.c.uuid, h.c.clusterUuid, h.c.zoneUuid, h.c.hypervisorType)
         .select_from(h.join(c, c.c.uuid == h.c.clusterUuid))
         .where(
             h.c.state == "Enabled",
@@ -84,8 +86,9 @@ async def _l2_of(conn: AsyncConnection, l3_uuids: list[str]) -> list[str]:
     return sorted(set(found.values()))
 
 
-async def candidates(db: Database, msg: AllocateHost) -> list[tuple[str, str, str]]:
-    """(hostUuid, clusterUuid, zoneUuid) of every fitting host, in random order (spreads load and races)."""
+async def candidates(db: Database, msg: AllocateHost) -> list[tuple[str, str, str, str]]:
+    """(hostUuid, clusterUuid, zoneUuid, hypervisorType) of every fitting host, in random order
+    (spreads the load and makes racing allocations pick different hosts)."""
     async with db.read() as conn:
         l2_uuids = await _l2_of(conn, msg.l3NetworkUuids)
         rows = [tuple(r) for r in await conn.execute(candidate_query(msg, l2_uuids).order_by(HOST.key))]
@@ -93,41 +96,49 @@ async def candidates(db: Database, msg: AllocateHost) -> list[tuple[str, str, st
     return rows
 
 
-async def reserve(db: Database, host_uuid: str, cpu: int, memory: int, owner: str | None = None) -> bool:
+async def reserve(conn: AsyncConnection, host_uuid: str, cpu: int, memory: int, owner: str | None) -> bool:
     """Take `cpu`/`memory` from one host if it still has them (and is still usable).
 
     With an `owner`, what it took is added to the owner's allocation row in the same
     transaction, so `release(owner)` later gives back exactly that.
     """
     h = HOST.table
-    async with db.tx() as conn:
-        result = await conn.execute(
-            update(h)
-            .where(
-                h.c.uuid == host_uuid,
-                h.c.state == "Enabled",
-                h.c.status == "Connected",
-                h.c.availableCpuCapacity >= cpu,
-                h.c.availableMemoryCapacity >= memory,
-            )
-            .values(
-                availableCpuCapacity=h.c.availableCpuCapacity - cpu,
-                availableMemoryCapacity=h.c.availableMemoryCapacity - memory,
-            )
+    result = await conn.execute(
+        update(h)
+        .where(
+            h.c.uuid == host_uuid,
+            h.c.state == "Enabled",
+            h.c.status == "Connected",
+            h.c.availableCpuCapacity >= cpu,
+            h.c.availableMemoryCapacity >= memory,
         )
-        if result.rowcount != 1:
-            return False
-        if owner is not None:
-            await _add_allocation(conn, owner, host_uuid, cpu, memory)
-        return True
+        .values(
+            availableCpuCapacity=h.c.availableCpuCapacity - cpu,
+            availableMemoryCapacity=h.c.availableMemoryCapacity - memory,
+        )
+    )
+    if result.rowcount != 1:
+        return False
+    if owner is not None:
+        await _add_allocation(conn, owner, host_uuid, cpu, memory)
+    return True
 
 
 async def _add_allocation(conn: AsyncConnection, owner: str, host_uuid: str, cpu: int, memory: int) -> None:
+    """Insert the owner's row on this host, or grow it: one upsert."""
     a = ALLOCATION
-    key = (a.c.ownerUuid == owner) & (a.c.hostUuid == host_uuid)
-    grown = await conn.execute(update(a).where(key).values(cpuNum=a.c.cpuNum + cpu, memorySize=a.c.memorySize + memory))
-    if grown.rowcount == 0:
-        await conn.execute(insert(a).values(ownerUuid=owner, hostUuid=host_uuid, cpuNum=cpu, memorySize=memory))
+    upsert = (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(a).values(
+        ownerUuid=owner, hostUuid=host_uuid, cpuNum=cpu, memorySize=memory
+    )
+    await conn.execute(
+        upsert.on_conflict_do_update(
+            index_elements=[a.c.ownerUuid, a.c.hostUuid],
+            set_={
+                "cpuNum": a.c.cpuNum + upsert.excluded.cpuNum,
+                "memorySize": a.c.memorySize + upsert.excluded.memorySize,
+            },
+        )
+    )
 
 
 async def release(
@@ -173,12 +184,19 @@ async def release(
 
 async def allocate(db: Database, msg: AllocateHost) -> dict[str, Any]:
     """Reserve on the first candidate that still fits; HOST_ALLOCATION.1000 if none does."""
-    found = await candidates(db, msg)
     if msg.dryRun:
-        return {"hostUuids": sorted(row[0] for row in found)}
-    for host_uuid, cluster_uuid, zone_uuid in found:
-        if await reserve(db, host_uuid, msg.cpuNum, msg.memorySize, msg.ownerUuid):
-            return {"hostUuid": host_uuid, "clusterUuid": cluster_uuid, "zoneUuid": zone_uuid}
+        return {"hostUuids": sorted(row[0] for row in await candidates(db, msg))}
+    # one short transaction per try: a try that waits on a host row another allocation holds
+    # must not also hold a pooled connection through the tries after it (PostgreSQL)
+    for host_uuid, cluster_uuid, zone_uuid, hypervisor in await candidates(db, msg):
+        async with db.tx() as conn:
+            if await reserve(conn, host_uuid, msg.cpuNum, msg.memorySize, msg.ownerUuid):
+                return {
+                    "hostUuid": host_uuid,
+                    "clusterUuid": cluster_uuid,
+                    "zoneUuid": zone_uuid,
+                    "hypervisorType": hypervisor,
+                }
     raise errors.fail(
         NO_AVAILABLE_HOST,
         f"no available host found for cpuNum[{msg.cpuNum}] memorySize[{msg.memorySize}]"
@@ -215,4 +233,24 @@ async def _give_back(conn: AsyncConnection, host_uuid: str, cpu: int, memory: in
     )
 
 
-__all__ = ["allocate", "candidates", "give_back", "release", "reserve"]
+async def release_owners(db: Database, owners: list[str]) -> None:
+    """Give back everything `owners` hold, on every host: `release` for a batch, one transaction.
+
+    One DELETE ... RETURNING takes every row; the amounts go back summed per host (the cap at
+    the host's totals gives the same result summed as one by one: capacity only grows here).
+    """
+    a = ALLOCATION
+    held: dict[str, list[int]] = {}
+    async with db.tx() as conn:
+        rows = await conn.execute(
+            delete(a).where(a.c.ownerUuid.in_(owners)).returning(a.c.hostUuid, a.c.cpuNum, a.c.memorySize)
+        )
+        for host, cpu, memory in rows.all():
+            total = held.setdefault(host, [0, 0])
+            total[0] += cpu
+            total[1] += memory
+        for host, (cpu, memory) in sorted(held.items()):
+            await _give_back(conn, host, cpu, memory)
+
+
+__all__ = ["allocate", "candidates", "give_back", "release", "release_owners", "reserve"]

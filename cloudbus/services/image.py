@@ -43,7 +43,7 @@ from cloudbus.inventory.backup_storage import BACKUP_STORAGE, backup_storage_zon
 from cloudbus.inventory.declarations import Inventory
 from cloudbus.inventory.image import IMAGE, image_backup_storage_ref_table
 from cloudbus.services.base import ResourceService
-from cloudbus.services.common import STATE_EVENTS, changes, load, new_row, set_fields
+from cloudbus.services.common import STATE_EVENTS, changes, load, load_row, new_row, set_fields
 
 DOWNLOAD = errors.register("BS.1000", "Unable to download the image to backup storage")
 ALLOCATE = errors.register("BS.1003", "Unable to allocate backup storage")
@@ -301,7 +301,7 @@ class ImageService(ResourceService):
     async def select_backup_storage(self, msg: SelectBackupStorage) -> Reply:
         bs = BACKUP_STORAGE.table
         async with self.db.read() as conn:
-            image = await load(conn, IMAGE, msg.imageUuid)
+            image = await load_row(conn, IMAGE, msg.imageUuid)
             if image["status"] != "Ready" or image["state"] != "Enabled":
                 raise errors.operation_error(
                     f"image[uuid:{image['uuid']}] is {image['state']} and {image['status']}: "

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cloudbus.core.db import Database
 from cloudbus.core.ids import new_uuid, utcnow
@@ -30,24 +31,36 @@ class Journal:
 
     @classmethod
     async def open(
-        cls, db: Database, *, node: str, service: str, resource: str, kind: str, api_id: str | None, **state: Any
+        cls,
+        db: Database,
+        *,
+        node: str,
+        service: str,
+        resource: str,
+        kind: str,
+        api_id: str | None,
+        conn: AsyncConnection | None = None,
+        **state: Any,
     ) -> Journal:
+        """Write the journal; in `conn` when given, so it commits with the operation's first change."""
         now = utcnow()
         journal = cls(db, new_uuid(), api_id, state)
-        async with db.tx() as conn:
-            await conn.execute(
-                insert(JOURNAL).values(
-                    uuid=journal.uuid,
-                    nodeUuid=node,
-                    serviceId=service,
-                    resourceUuid=resource,
-                    kind=kind,
-                    apiId=api_id,
-                    state=_dump(state),
-                    createDate=now,
-                    lastOpDate=now,
-                )
-            )
+        row = insert(JOURNAL).values(
+            uuid=journal.uuid,
+            nodeUuid=node,
+            serviceId=service,
+            resourceUuid=resource,
+            kind=kind,
+            apiId=api_id,
+            state=_dump(state),
+            createDate=now,
+            lastOpDate=now,
+        )
+        if conn is not None:
+            await conn.execute(row)
+            return journal
+        async with db.tx() as own:
+            await own.execute(row)
         return journal
 
     async def save(self, **state: Any) -> None:

@@ -73,21 +73,26 @@ class ApiPortal(Service):
             log.warning("tags not kept", api=msg.message_name(), code=outcome.error and outcome.error.code)
 
     async def check_refs(self, msg: APIMessage) -> Reply | None:
-        refs = msg.refs()
-        if not refs:
+        """SYS.1003 when a referenced resource does not exist; every reference counted in one SELECT."""
+        given: list[tuple[str, Any, list[str]]] = []
+        for field, declared in msg.refs().items():
+            value: Any = getattr(msg, field)
+            if value is not None:
+                given.append((field, declared, value if isinstance(value, list) else [value]))
+        if not given:
             return None
+        counts = [
+            select(func.count()).where(inventory.get(declared.resource).table.c.uuid.in_(uuids)).scalar_subquery()
+            for _, declared, uuids in given
+        ]
         async with self.db.read() as conn:
-            for field, declared in refs.items():
-                value: Any = getattr(msg, field)
-                if value is None:
-                    continue
-                uuids = value if isinstance(value, list) else [value]
-                table = inventory.get(declared.resource).table
-                found = await conn.scalar(select(func.count()).where(table.c.uuid.in_(uuids)))
-                if found == len(set(uuids)):
+            found = (await conn.execute(select(*counts))).one()
+            for (field, declared, uuids), count in zip(given, found, strict=True):
+                if count == len(set(uuids)):
                     continue
                 if declared.missing_ok:
                     return Reply()
+                table = inventory.get(declared.resource).table
                 missing = [u for u in uuids if not await conn.scalar(select(table.c.uuid).where(table.c.uuid == u))]
                 raise errors.not_found(
                     f"invalid field[{field}], resource[uuid:{missing[0]}, "

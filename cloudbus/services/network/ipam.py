@@ -155,6 +155,23 @@ def pick_random(spans: Sequence[Span], used: Sequence[int], rng: random.Random) 
     return None  # pragma: no cover - counted above
 
 
+def random_candidates(spans: Sequence[Span], count: int, rng: random.Random) -> list[tuple[Span, int]]:
+    """`count` addresses drawn uniformly from all of `spans` (used or not): the first free one
+    of them is a uniformly random free address, found without reading every used IP."""
+    total = sum(span.size for span in spans)
+    if total <= 0:
+        return []
+    drawn: list[tuple[Span, int]] = []
+    for _ in range(count):
+        nth = rng.randrange(total)
+        for span in spans:
+            if nth < span.size:
+                drawn.append((span, span.start + nth))
+                break
+            nth -= span.size
+    return drawn
+
+
 def iter_free(spans: Sequence[Span], used: set[int], start: int = 0) -> Iterator[tuple[Span, int]]:
     """Free addresses in address order from `start`."""
     for span in sorted(spans, key=lambda s: s.start):

@@ -31,7 +31,7 @@ from cloudbus.inventory.host import HOST
 from cloudbus.inventory.primary_storage import PRIMARY_STORAGE
 from cloudbus.inventory.primary_storage import local_storage_host_ref_table as host_ref
 from cloudbus.inventory.primary_storage import primary_storage_cluster_ref_table as cluster_ref
-from cloudbus.services.common import load
+from cloudbus.services.common import load_row
 from cloudbus.services.storage import capacity
 
 LOCAL = "LocalStorage"
@@ -71,7 +71,8 @@ class PrimaryStorageOps:
                 facts.availablePhysicalCapacity,
             )
 
-    async def _candidates(self, msg: AllocatePrimaryStorage) -> list[dict[str, Any]]:
+    @staticmethod
+    def _candidate_query(msg: AllocatePrimaryStorage) -> Any:
         table = PRIMARY_STORAGE.table
         query = (
             select(table)
@@ -89,14 +90,26 @@ class PrimaryStorageOps:
             query = query.where(table.c.uuid == msg.primaryStorageUuid)
         if msg.hostUuid is None:
             query = query.where(table.c.type != LOCAL)
-        async with self.db.read() as conn:
-            return [dict(r) for r in (await conn.execute(query)).mappings().all()]
+        return query
 
     @handles(AllocatePrimaryStorage, chain=False)
     async def allocate(self, msg: AllocatePrimaryStorage) -> Reply:
         if msg.size < 0:
             raise errors.invalid_argument(f"cannot allocate a negative size[{msg.size}]")
-        for ps in await self._candidates(msg):
+        # shared storage is reserved in the transaction that finds it; local storage may need
+        # the host's share set up by its driver first, which cannot happen inside a transaction
+        local: list[dict[str, Any]] = []
+        async with self.db.tx() as conn:
+            for ps in (await conn.execute(self._candidate_query(msg))).mappings().all():
+                if local or (ps["type"] == LOCAL and msg.hostUuid is not None):
+                    local.append(dict(ps))
+                    continue
+                try:
+                    await capacity.reserve(conn, ps["uuid"], msg.size, None)
+                except capacity.NoRoom:
+                    continue
+                return Reply(primaryStorageUuid=ps["uuid"], hostUuid=None)
+        for ps in local:
             host_uuid = msg.hostUuid if ps["type"] == LOCAL else None
             if host_uuid is not None:
                 await self._ensure_share_for(ps, host_uuid, msg.clusterUuid)
@@ -139,7 +152,7 @@ class PrimaryStorageOps:
 
     async def _load_ps(self, uuid: str) -> dict[str, Any]:
         async with self.db.read() as conn:
-            return await load(conn, PRIMARY_STORAGE, uuid)
+            return await load_row(conn, PRIMARY_STORAGE, uuid)
 
     @handles(InstantiateVolume, chain=False)
     async def instantiate_volume(self, msg: InstantiateVolume) -> Reply:

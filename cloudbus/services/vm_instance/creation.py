@@ -20,7 +20,6 @@ from sqlalchemy import select
 from cloudbus import inventory
 from cloudbus.core.db import Database
 from cloudbus.core.workflow import FlowChain, Step
-from cloudbus.inventory.host import HOST
 from cloudbus.services.journal import Journal
 from cloudbus.services.vm_instance import store
 from cloudbus.services.vm_instance.calls import Calls
@@ -46,6 +45,7 @@ class Instantiation:
     calls: Calls
     vm: dict[str, Any]
     journal: Journal  # the operation's journal: what a successor needs to roll this run back
+    nics: list[dict[str, Any]]  # the VM's nic rows; IPs allocated by this run are filled in here
     hints: dict[str, str | None] = field(default_factory=dict)
     stop_after: bool = False  # CreateStopped: start, then cold-stop
     placement: Placement = field(default_factory=Placement)
@@ -88,11 +88,10 @@ class Instantiation:
         return self.image_size + sum(size for _, size in self.disk_sizes)
 
     async def allocate_host(self, _: dict[str, Any]) -> None:
-        nics = await store.nics(self.db, self.vm["uuid"])
         fields: dict[str, Any] = {
             "cpuNum": self.vm["cpuNum"],
             "memorySize": self.vm["memorySize"],
-            "l3NetworkUuids": list(dict.fromkeys(n["l3NetworkUuid"] for n in nics)),
+            "l3NetworkUuids": list(dict.fromkeys(n["l3NetworkUuid"] for n in self.nics)),
             "diskSize": self.disk_size() if self.needs_volumes else 0,
             **{k: v for k, v in self.hints.items() if v},
         }
@@ -102,11 +101,9 @@ class Instantiation:
             if volume_host:  # local storage: the VM can only run where its root volume lives
                 fields["hostUuid"] = volume_host
         reply = await self.calls.allocate_host(ownerUuid=self.vm["uuid"], **fields)
-        self.placement = Placement(reply.get("hostUuid"), reply.get("clusterUuid"), reply.get("zoneUuid"))
-        async with self.db.read() as conn:
-            self.placement.hypervisorType = await conn.scalar(
-                select(HOST.table.c.hypervisorType).where(HOST.key == self.placement.hostUuid)
-            )
+        self.placement = Placement(
+            reply.get("hostUuid"), reply.get("clusterUuid"), reply.get("zoneUuid"), reply.get("hypervisorType")
+        )
 
     async def return_host(self, _: dict[str, Any]) -> None:
         # what the VM held before this run stays (a Stopped VM holds nothing)
@@ -159,17 +156,26 @@ class Instantiation:
         await self.calls.expunge_volumes([v["uuid"] for v in self.volumes])
 
     async def allocate_ips(self, _: dict[str, Any]) -> None:
-        for nic in await store.nics(self.db, self.vm["uuid"]):
+        # the nic rows get their IPs when the run settles (Lifecycle.instantiate); until then a
+        # successor frees them by nic (recovery.py), so nothing is written here
+        for nic in self.nics:
             if nic["usedIpUuid"]:
                 continue
             reply = await self.calls.allocate_ip(nic["l3NetworkUuid"], nic["uuid"])
             self.allocated_ips.append((nic["uuid"], str(reply.get("usedIpUuid"))))
-            await store.set_nic(self.db, nic["uuid"], **ip_fields(reply))
+            nic.update(ip_fields(reply))
 
     async def return_ips(self, _: dict[str, Any]) -> None:
         await self.calls.return_ips([used for _, used in self.allocated_ips])
-        for nic_uuid, _used in self.allocated_ips:
-            await store.set_nic(self.db, nic_uuid, **store.NO_IP)
+        for nic in self.nics:
+            if nic["uuid"] in self.new_ips:
+                nic.update(store.NO_IP)
+        self.allocated_ips.clear()
+
+    @property
+    def new_ips(self) -> set[str]:
+        """Nics given an IP by this run."""
+        return {nic_uuid for nic_uuid, _ in self.allocated_ips}
 
     async def start_vm(self, _: dict[str, Any]) -> None:
         await self.calls.hypervisor(str(self.placement.hostUuid), "startVm", self.vm["uuid"], **await self.spec())
@@ -186,11 +192,10 @@ class Instantiation:
 
     async def spec(self) -> dict[str, Any]:
         """What the hypervisor is told to start: sizes, nics, volumes."""
-        nics = await store.nics(self.db, self.vm["uuid"])
         return {
             "cpuNum": self.vm["cpuNum"],
             "memorySize": self.vm["memorySize"],
-            "nics": [{"uuid": n["uuid"], "mac": n["mac"], "ip": n["ip"], "deviceId": n["deviceId"]} for n in nics],
+            "nics": [{"uuid": n["uuid"], "mac": n["mac"], "ip": n["ip"], "deviceId": n["deviceId"]} for n in self.nics],
             "volumeUuids": [v["uuid"] for v in self.volumes] or [self.vm.get("rootVolumeUuid")],
         }
 

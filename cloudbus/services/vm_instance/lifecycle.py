@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cloudbus import inventory
 from cloudbus.apis.vm_instance import CreateVmInstance, MigrateVm, StartVmInstance, StopVmInstance
@@ -40,13 +41,13 @@ class Lifecycle:
 
     # --- create / start ----------------------------------------------------------------
 
-    async def sizing(self, msg: CreateVmInstance) -> dict[str, Any]:
+    async def sizing(self, conn: AsyncConnection, msg: CreateVmInstance) -> dict[str, Any]:
         """cpuNum/memorySize/... from the offering, or from the message."""
         if msg.instanceOfferingUuid:
             table = inventory.get("InstanceOffering").table
-            async with self.db.read() as conn:
-                row = (await conn.execute(select(table).where(table.c.uuid == msg.instanceOfferingUuid))).mappings()
-                offering = row.first()
+            offering = (
+                (await conn.execute(select(table).where(table.c.uuid == msg.instanceOfferingUuid))).mappings().first()
+            )
             if offering is None:
                 raise errors.not_found(f"unable to find instance offering[uuid:{msg.instanceOfferingUuid}]")
             if offering.get("state", "Enabled") != "Enabled":
@@ -70,19 +71,20 @@ class Lifecycle:
             "allocatorStrategy": "DefaultHostAllocatorStrategy",
         }
 
-    async def image_defaults(self, image_uuid: str) -> dict[str, Any]:
+    @staticmethod
+    async def image_defaults(conn: AsyncConnection, image_uuid: str) -> dict[str, Any]:
         table = inventory.get("Image").table
-        async with self.db.read() as conn:
-            image = (await conn.execute(select(table).where(table.c.uuid == image_uuid))).mappings().first()
+        columns = [table.c.platform, table.c.guestOsType, table.c.architecture]
+        image = (await conn.execute(select(*columns).where(table.c.uuid == image_uuid))).mappings().first()
         if image is None:
             raise errors.not_found(f"unable to find image[uuid:{image_uuid}]")
-        return {k: image.get(k) for k in ("platform", "guestOsType", "architecture")}
+        return dict(image)
 
-    async def zone_of(self, l3_uuid: str) -> str | None:
+    @staticmethod
+    async def zone_of(conn: AsyncConnection, l3_uuid: str) -> str | None:
         """A VM belongs to the zone of its networks before it has a host (JustCreate)."""
         table = inventory.get("L3Network").table
-        async with self.db.read() as conn:
-            return await conn.scalar(select(table.c.zoneUuid).where(table.c.uuid == l3_uuid))
+        return await conn.scalar(select(table.c.zoneUuid).where(table.c.uuid == l3_uuid))
 
     async def create(self, msg: CreateVmInstance, chains: Any) -> dict[str, Any]:
         l3s = list(msg.l3NetworkUuids)
@@ -91,9 +93,10 @@ class Lifecycle:
         default_l3 = msg.defaultL3NetworkUuid or l3s[0]
         if default_l3 not in l3s:
             raise errors.invalid_argument(f"defaultL3NetworkUuid[{default_l3}] is not in l3NetworkUuids {l3s}")
-        sizing = await self.sizing(msg)
-        image = await self.image_defaults(msg.imageUuid)
-        zone = msg.zoneUuid or await self.zone_of(l3s[0])
+        async with self.db.read() as conn:
+            sizing = await self.sizing(conn, msg)
+            image = await self.image_defaults(conn, msg.imageUuid)
+            zone = msg.zoneUuid or await self.zone_of(conn, l3s[0])
         uuid = msg.new_resource_uuid()
         now = utcnow()
         row = {
@@ -115,20 +118,11 @@ class Lifecycle:
             **sizing,
         }
         async with chains.run_in(f"vmInstance-{uuid}"):
-            journal = await self._journal(row, "create", partial=True)
+            journal, nics = await self._insert(row, l3s)
             try:
-                async with self.db.tx() as conn:
-                    await conn.execute(insert(store.VM).values(row))
-            except IntegrityError:
-                await journal.close()
-                raise errors.invalid_argument(f"a resource with uuid[{uuid}] already exists") from None
-            try:
-                for device, l3 in enumerate(l3s):
-                    await store.insert_nic(self.db, row, l3, device_id=device)
-                await journal.save(partial=False)
                 if msg.strategy != "JustCreate":
                     hints = {"zoneUuid": msg.zoneUuid, "clusterUuid": msg.clusterUuid, "hostUuid": msg.hostUuid}
-                    await self.instantiate(row, hints, journal, stop_after=msg.strategy == "CreateStopped")
+                    await self.instantiate(row, hints, journal, nics, stop_after=msg.strategy == "CreateStopped")
             except BaseException:
                 await store.delete_vm(self.db, uuid)
                 await journal.close()
@@ -136,22 +130,49 @@ class Lifecycle:
             await journal.close()
             return await store.inventory(self.db, uuid)
 
+    async def _insert(self, row: dict[str, Any], l3s: list[str]) -> tuple[Journal, list[dict[str, Any]]]:
+        """The VM row, its nics and the create's journal, in one transaction: a successor finds
+        either all of them or none."""
+        for _ in range(store.MAC_ATTEMPTS):
+            nics = [store.nic_row(row, l3, device) for device, l3 in enumerate(l3s)]
+            try:
+                async with self.db.tx() as conn:
+                    journal = await self._journal(row, "create", conn=conn)
+                    await conn.execute(insert(store.VM).values(row))
+                    await conn.execute(insert(store.NIC), nics)
+                return journal, nics
+            except IntegrityError:
+                async with self.db.read() as conn:
+                    taken = await conn.scalar(select(store.VM.c.uuid).where(store.VM.c.uuid == row["uuid"]))
+                if taken is not None:
+                    raise errors.invalid_argument(f"a resource with uuid[{row['uuid']}] already exists") from None
+                # else a MAC was taken: draw them again
+        raise store.no_mac(row["uuid"])
+
     async def instantiate(
-        self, vm: dict[str, Any], hints: dict[str, Any], journal: Journal, *, stop_after: bool = False
+        self,
+        vm: dict[str, Any],
+        hints: dict[str, Any],
+        journal: Journal,
+        nics: list[dict[str, Any]] | None = None,
+        *,
+        stop_after: bool = False,
     ) -> None:
-        """Run the chain, then settle the row (state, placement, root volume) in one write."""
-        run = Instantiation(self.db, self.calls, vm, journal, hints, stop_after=stop_after)
+        """Run the chain, then settle the VM row (state, placement, root volume) and its nics
+        (IPs, hypervisor type) in one write."""
+        if nics is None:
+            nics = await store.nics(self.db, vm["uuid"])
+        run = Instantiation(self.db, self.calls, vm, journal, nics, hints, stop_after=stop_after)
         await run.run()
         async with self.db.tx() as conn:
             await conn.execute(
                 store.VM.update().where(store.VM.c.uuid == vm["uuid"]).values(lastOpDate=utcnow(), **run.row_values())
             )
-        async with self.db.tx() as conn:
-            await conn.execute(
-                store.NIC.update()
-                .where(store.NIC.c.vmInstanceUuid == vm["uuid"])
-                .values(hypervisorType=run.placement.hypervisorType)
-            )
+            for nic in nics:
+                values = {"hypervisorType": run.placement.hypervisorType}
+                if nic["uuid"] in run.new_ips:
+                    values.update({k: nic[k] for k in store.NIC_IP_FIELDS})
+                await conn.execute(store.NIC.update().where(store.NIC.c.uuid == nic["uuid"]).values(values))
         if stop_after:
             await self.calls.return_host(vm, run.placement.hostUuid)
 
@@ -160,12 +181,12 @@ class Lifecycle:
         check_allowed(vm, "StartVmInstance")
         if vm["state"] == "Running":
             return await store.inventory(self.db, msg.uuid)
-        bare = [n["uuid"] for n in await store.nics(self.db, msg.uuid) if not n["usedIpUuid"]]
-        journal = await self._journal(vm, "start", nicsWithoutIp=bare)
+        nics = await store.nics(self.db, msg.uuid)
+        journal = await self._journal(vm, "start", nicsWithoutIp=[n["uuid"] for n in nics if not n["usedIpUuid"]])
         saved = await store.change(self.db, msg.uuid, state="Starting")
         hints = {"clusterUuid": msg.clusterUuid, "hostUuid": msg.hostUuid}
         try:
-            await self.instantiate(vm, hints, journal)
+            await self.instantiate(vm, hints, journal, nics)
         except BaseException:
             await saved.restore(self.db)
             await journal.close()

@@ -50,7 +50,7 @@ class Recovery:
         """Roll back or finish; True when the operation counts as done."""
         now = vm["state"]
         if op in ("create", "start"):
-            if now != "Starting" and not (op == "create" and now == "Created" and state.get("partial")):
+            if now != "Starting":
                 return True
             await self._undo_instantiation(vm, state, create=op == "create")
             if op == "create":

@@ -60,7 +60,7 @@ class VmInstanceService(ResourceService):
     async def recover_vm(self, state: dict[str, Any]) -> Reply:
         return await self.recovery.recover(state)
 
-    @handles(CreateVmInstance)
+    @handles(CreateVmInstance, record_late=True)
     async def create(self, msg: CreateVmInstance) -> dict[str, Any]:
         return await self.lifecycle.create(msg, self.chains)
 
