@@ -7,7 +7,7 @@ this package (all but the machinery modules below) declares its tables and inven
 import importlib
 import pkgutil
 
-from cloudbus.inventory.declarations import INVENTORIES, Inventory, get, validate
+from cloudbus.inventory.declarations import INVENTORIES, Inventory, declare_indexes, get, validate
 
 _MACHINERY = {"declarations", "schema", "query", "migrate", "migrations"}
 
@@ -16,5 +16,6 @@ for _module in sorted(m.name for m in pkgutil.iter_modules(__path__)):
         importlib.import_module(f"{__name__}.{_module}")
 
 validate()
+declare_indexes()
 
 __all__ = ["INVENTORIES", "Inventory", "get", "validate"]
