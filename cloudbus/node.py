@@ -3,19 +3,33 @@
 Front doors (CLI, AMQP endpoint) start a node and then talk to it only through the bus.
 Services are listed by import path, so nothing here (or in a front door) imports a
 service's code directly into its own namespace.
+
+A node started for one command (the embedded CLI: `cloudbus QueryZone` with CLOUDBUS_BUS_URL
+unset) is a full member of the cloud like a server, on purpose. It cannot know that no
+`cloudbus server` uses its database file (a server's default file is the same one under
+CLOUDBUS_HOME) without reading the membership table, which is most of what membership costs
+(its row written and deleted, one read, an idle takeover check: a few per cent of the
+command, docs/performance/cli.md), and each part keeps a guarantee: its row stops a server
+on the same file from taking the command's running work for a dead node's; its takeover at
+start recovers the work of an earlier command killed half-way when no server runs; its
+heartbeat keeps a long command (a DeleteZone of thousands of VMs) alive in the others'
+eyes. What only a long-lived node needs (the beat loop's later rounds, record purges,
+periodic tag sweeps) never comes due within a one-shot's life: nothing to switch off.
 """
 
 from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cloudbus.core.bus import Bus
-from cloudbus.core.db import Database
 from cloudbus.core.logging import get_logger
-from cloudbus.core.service import Service
 from cloudbus.core.sync import ChainQueues
+
+if TYPE_CHECKING:  # a remote client imports this module for `make_bus` alone: no database code
+    from cloudbus.core.db import Database
+    from cloudbus.core.service import Service
 
 log = get_logger(__name__)
 

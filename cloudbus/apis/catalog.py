@@ -12,7 +12,19 @@ import pkgutil
 import cloudbus.apis as _package
 from cloudbus.core.messages import APIMessage, api_classes
 
-_NOT_CONTRACTS = {"catalog", "cli", "client", "parser", "references", "routing", "server", "shell", "internal"}
+_NOT_CONTRACTS = {
+    "catalog",
+    "cli",
+    "client",
+    "parser",
+    "references",
+    "render",
+    "routing",
+    "server",
+    "shell",
+    "status",
+    "internal",
+}
 
 for _module in sorted(m.name for m in pkgutil.iter_modules(_package.__path__)):
     if _module not in _NOT_CONTRACTS:

@@ -35,7 +35,6 @@ bury the first error under follow-up errors.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import sys
@@ -54,6 +53,7 @@ from cloudbus.apis.parser import (
     valid_values,
 )
 from cloudbus.apis.references import expand, split_label
+from cloudbus.apis.render import render
 from cloudbus.core import errors
 from cloudbus.core.config import Settings
 from cloudbus.core.errors import CloudBusError
@@ -91,7 +91,9 @@ class Session:
     """An embedded management node or a remote bus client, started on first use.
 
     Starting lazily means a command rejected by the parser or by validation never
-    touches the database or the broker: bad input changes nothing and fails fast.
+    touches the database or the broker: bad input changes nothing and fails fast. The
+    embedded node is a full member of the cloud for the command's life (cloudbus.node
+    says why a one-shot node keeps its membership row, takeover and heartbeat).
     """
 
     def __init__(self, settings: Settings) -> None:
@@ -162,10 +164,6 @@ def mask_url(url: str) -> str:
 
 
 # -- running commands --------------------------------------------------------------------
-
-
-def render(reply: Reply) -> str:
-    return json.dumps(reply.to_json(), indent=4, sort_keys=True, ensure_ascii=False)
 
 
 def prepare(tokens: Sequence[str]) -> tuple[Command, APIMessage]:
