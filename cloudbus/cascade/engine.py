@@ -12,7 +12,10 @@ Every step done is published as the event `cascade.<action>` (progress for long 
 Each pass visits (parent, child) pairs post-order (children before parents), sequentially,
 without rollback, as one message per pair to the service owning the child type (one per
 owner node when several nodes share the ring; a part whose node died on the way is sent
-again to the new owner: every step is idempotent).
+again to the new owner: every step is idempotent). A pair of many resources goes as several
+messages of at most `STEP_CHUNK` uuids (and a resolve of many parents, of at most
+`STEP_CHUNK` parent uuids): the services answer each with a few statements over the whole
+chunk, and no statement grows past the bound-parameter limits of SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -33,6 +36,14 @@ from cloudbus.core.messages import DeleteMode, Event, Reply
 log = get_logger(__name__)
 
 RESEND_LIMIT = 5
+# uuids per step message: large enough that a 10,000-VM zone costs a handful of messages per
+# pair, small enough that a service's `IN (...)` stays far below PostgreSQL's 32,767 bound
+# parameters (a step may bind its uuids several times) and a chunk's work stays short
+STEP_CHUNK = 1000
+
+
+def chunks(uuids: list[str]) -> list[list[str]]:
+    return [uuids[i : i + STEP_CHUNK] for i in range(0, len(uuids), STEP_CHUNK)]
 
 
 @cache
@@ -61,11 +72,13 @@ class Cascade:
                 parent_uuids = sorted(affected.get(parent, ()))
                 if not parent_uuids:
                     continue
-                reply = await self.bus.call_ok(
-                    self._step("resolve", node, parent, parent_uuids=parent_uuids), service=owner(node)
-                )
-                found = list(reply.get("uuids") or [])
-                self.pair_uuids[(parent, node)] = found
+                found: set[str] = set()
+                for part in chunks(parent_uuids):
+                    reply = await self.bus.call_ok(
+                        self._step("resolve", node, parent, parent_uuids=part), service=owner(node)
+                    )
+                    found.update(reply.get("uuids") or [])
+                self.pair_uuids[(parent, node)] = sorted(found)
                 affected.setdefault(node, set()).update(found)
         self.affected = {node: sorted(uuids) for node, uuids in affected.items()}
 
@@ -75,7 +88,7 @@ class Cascade:
             if not uuids:
                 continue
             parent_uuids = self.affected.get(parent, []) if parent else []
-            reply = await self._send(action, node, parent, uuids, parent_uuids)
+            reply = await self._send(action, node, parent, uuids, parent_uuids, tolerate=tolerate)
             await self.bus.publish(
                 Event(
                     name=f"cascade.{action}",
@@ -101,22 +114,32 @@ class Cascade:
             )
 
     async def _send(
-        self, action: CascadeAction, node: str, parent: str | None, uuids: list[str], parent_uuids: list[str]
+        self,
+        action: CascadeAction,
+        node: str,
+        parent: str | None,
+        uuids: list[str],
+        parent_uuids: list[str],
+        *,
+        tolerate: bool,
     ) -> Reply:
-        """One step, split by owner node; the first failure, or success."""
+        """One step, split by owner node and into chunks; the first failure, or success."""
         pending, failed = uuids, None
         for _attempt in range(RESEND_LIMIT):
             ring = self.bus.ring
             parts = ring.partition(pending) if ring is not None and len(ring) > 1 else {None: pending}
             pending = []
-            for node_uuid, part in parts.items():
-                msg = self._step(action, node, parent, uuids=part, parent_uuids=parent_uuids)
-                msg.routeUuid = part[0] if node_uuid else None
-                reply = await self.bus.call(msg, service=owner(node))
-                if not reply.success and reply.error is not None and reply.error.code == errors.NODE_UNAVAILABLE:
-                    pending += part  # its owner left the ring: again, to the new owner
-                elif not reply.success and failed is None:
-                    failed = reply
+            for node_uuid, owned in parts.items():
+                for part in chunks(owned):
+                    msg = self._step(action, node, parent, uuids=part, parent_uuids=parent_uuids)
+                    msg.routeUuid = part[0] if node_uuid else None
+                    reply = await self.bus.call(msg, service=owner(node))
+                    if not reply.success and reply.error is not None and reply.error.code == errors.NODE_UNAVAILABLE:
+                        pending += part  # its owner left the ring: again, to the new owner
+                    elif not reply.success and failed is None:
+                        failed = reply
+                    if failed is not None and not tolerate:
+                        return failed  # Permissive: the first failure ends the pass
             if not pending:
                 break
         else:

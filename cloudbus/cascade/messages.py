@@ -14,7 +14,9 @@ The engine sends `CascadeStep` to the service that owns `resourceType`:
 With several management nodes, the engine splits a step's `uuids` by owner on the ring and
 sends each part to its owner (`routeUuid` is one of the part's uuids, the message's routing
 key), so the per-resource work of a cascade runs in the resource's chain queue on the node
-that serialises every other operation on it.
+that serialises every other operation on it. Either way a step carries at most
+`engine.STEP_CHUNK` uuids (a resolve, at most that many `parentUuids`): a handler may put
+them all in one `IN (...)`; `parentUuids` of the other actions is the parent type's whole list.
 """
 
 from __future__ import annotations

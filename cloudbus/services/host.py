@@ -7,13 +7,21 @@ connected when added is removed again and the API fails with HOST.1000.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from cloudbus.apis.host import AddSimulatorHost, ChangeHostState, DeleteHost, ReconnectHost, UpdateHost
-from cloudbus.apis.internal.host import AllocateHost, HypervisorCommand, ReturnHostCapacity
+from cloudbus.apis.internal.host import (
+    HYPERVISOR_PARALLELISM,
+    AllocateHost,
+    HypervisorCommand,
+    HypervisorCommands,
+    ReturnHostCapacity,
+    VmCommand,
+)
 from cloudbus.cascade.messages import CascadeStep
 from cloudbus.core import errors
 from cloudbus.core.messages import Event, Reply
@@ -140,6 +148,8 @@ class HostService(ResourceService):
 
     @handles(ReturnHostCapacity, chain=False)
     async def return_capacity(self, msg: ReturnHostCapacity) -> None:
+        if msg.ownerUuids:
+            await host_allocator.release_owners(self.db, msg.ownerUuids)
         if msg.ownerUuid is not None:
             await host_allocator.release(
                 self.db,
@@ -156,12 +166,33 @@ class HostService(ResourceService):
     async def hypervisor_command(self, msg: HypervisorCommand) -> Reply:
         async with self.db.read() as conn:
             host = await load(conn, HOST, msg.hostUuid)
+        return Reply(result=await self._vm_command(host, msg.command, msg.vmInstanceUuid, msg.args))
+
+    @handles(HypervisorCommands, chain=False)
+    async def hypervisor_commands(self, msg: HypervisorCommands) -> Reply:
+        async with self.db.read() as conn:
+            host = await load(conn, HOST, msg.hostUuid)
+        failed: dict[str, Any] = {}
+        by_vm: dict[str, list[VmCommand]] = {}
+        for vm in msg.vms:
+            by_vm.setdefault(vm.vmInstanceUuid, []).append(vm)
+        pending = iter(by_vm.values())
+
+        async def worker() -> None:
+            for commands in pending:  # one VM's commands in order, VMs side by side
+                for vm in commands:
+                    try:
+                        await self._vm_command(host, msg.command, vm.vmInstanceUuid, vm.args)
+                    except errors.CloudBusError as exc:
+                        failed[vm.vmInstanceUuid] = exc.error.to_json()
+
+        await asyncio.gather(*(worker() for _ in range(min(HYPERVISOR_PARALLELISM, len(by_vm)))))
+        return Reply(failed=failed)
+
+    async def _vm_command(self, host: dict[str, Any], command: str, vm_uuid: str | None, args: dict[str, Any]) -> Any:
         driver = self.node.hypervisor(host["hypervisorType"])
-        what = f"hypervisor command[{msg.command}] of vm[uuid:{msg.vmInstanceUuid}] on host[uuid:{host['uuid']}]"
-        result = await bounded(
-            driver.vm_command(msg.command, host, msg.vmInstanceUuid, msg.args), self.node.driver_timeout, what
-        )
-        return Reply(result=result)
+        what = f"hypervisor command[{command}] of vm[uuid:{vm_uuid}] on host[uuid:{host['uuid']}]"
+        return await bounded(driver.vm_command(command, host, vm_uuid, args), self.node.driver_timeout, what)
 
     @handles(UpdateHost)
     async def update(self, msg: UpdateHost) -> dict[str, Any]:

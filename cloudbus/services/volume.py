@@ -110,17 +110,19 @@ class VolumeService(AttachHandlers, SnapshotHandlers):
     @handles(DetachVmVolumes, chain=False)
     async def detach_vm_volumes(self, msg: DetachVmVolumes) -> Reply:
         table = VOLUME.table
+        vms = [*msg.vmInstanceUuids, *([msg.vmInstanceUuid] if msg.vmInstanceUuid else [])]
         async with self.db.tx() as conn:
-            where = (table.c.vmInstanceUuid == msg.vmInstanceUuid, table.c.type == "Data")
+            where = (table.c.vmInstanceUuid.in_(vms), table.c.type == "Data")
             uuids = list((await conn.execute(select(VOLUME.key).where(*where))).scalars())
             now = utcnow()
+            # SET reads the row as it was: each volume remembers its own VM
             await conn.execute(
                 update(table)
                 .where(*where)
                 .values(
                     vmInstanceUuid=None,
                     deviceId=None,
-                    lastVmInstanceUuid=msg.vmInstanceUuid,
+                    lastVmInstanceUuid=table.c.vmInstanceUuid,
                     lastDetachDate=now,
                     lastOpDate=now,
                 )

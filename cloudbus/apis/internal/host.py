@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from cloudbus.apis.routing import Concerns
 from cloudbus.core.errors import register
@@ -45,11 +45,14 @@ class ReturnHostCapacity(_Host, Message):
 
     With `ownerUuid`: what that owner holds on `hostUuid` (on every host but `keepHostUuid`
     when `hostUuid` is unset), or only `cpuNum`/`memorySize` of it when given; idempotent.
+    With `ownerUuids`: everything these owners hold, on every host (a batch of VMs deleted
+    together), in one transaction; idempotent.
     Without: `cpuNum`/`memorySize` on `hostUuid`, as recorded by no owner.
     """
 
     hostUuid: str | None = None
     ownerUuid: str | None = None
+    ownerUuids: list[str] = Field(default_factory=list)
     keepHostUuid: str | None = None
     cpuNum: int | None = None
     memorySize: int | None = None
@@ -67,3 +70,28 @@ class HypervisorCommand(_Host, Message):
     command: str
     vmInstanceUuid: str | None = None
     args: dict[str, Any] = Field(default_factory=dict)
+
+
+# VM commands of one HypervisorCommands batch in flight at once (ZStack deletes VMs 10 at a time)
+HYPERVISOR_PARALLELISM = 10
+
+
+class VmCommand(BaseModel):
+    """One VM's part of a HypervisorCommands batch."""
+
+    vmInstanceUuid: str
+    args: dict[str, Any] = Field(default_factory=dict)
+
+
+class HypervisorCommands(_Host, Message):
+    """Run one VM-level `command` for many VMs on one host (a cascade destroying or detaching
+    a batch): `HYPERVISOR_PARALLELISM` VMs at a time, one VM's commands in the given order,
+    each bounded by the driver timeout.
+
+    A failure of one command does not stop the others. Reply: `failed`, the error of each
+    VM whose command failed (`{vmInstanceUuid: ErrorCode as JSON}`).
+    """
+
+    hostUuid: str
+    command: str
+    vms: list[VmCommand] = Field(default_factory=list)

@@ -50,8 +50,10 @@ class ExpungeVolumes(_Volume, Message):
 
 
 class DetachVmVolumes(_Volume, Message):
-    """Detach every data volume of a VM (VM expunge keeps data volumes), rows only.
+    """Detach every data volume of a VM (VM expunge keeps data volumes), rows only; with
+    `vmInstanceUuids`, of each of those VMs as well (a batch deleted together).
 
     Reply: `volumeUuids` (those detached)."""
 
-    vmInstanceUuid: str
+    vmInstanceUuid: str | None = None
+    vmInstanceUuids: list[str] = Field(default_factory=list)

@@ -9,7 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from cloudbus.apis.internal.host import AllocateHost, HypervisorCommand, ReturnHostCapacity
+from cloudbus.apis.internal.host import (
+    AllocateHost,
+    HypervisorCommand,
+    HypervisorCommands,
+    ReturnHostCapacity,
+    VmCommand,
+)
 from cloudbus.apis.internal.network import AllocateIp, ReturnIp
 from cloudbus.apis.internal.storage import (
     AllocatePrimaryStorage,
@@ -98,3 +104,37 @@ class Calls:
             await coro
         except errors.CloudBusError as exc:
             log.warning("ignored failure", what=what, code=exc.error.code, details=exc.error.details)
+
+    # --- batches: a cascade deleting or detaching many VMs, one message per kind of work ---
+
+    async def hypervisor_quietly(self, what: str, host_uuid: str, command: str, vms: list[VmCommand]) -> None:
+        """`command` for each of `vms` on one host, best effort: every failure is logged."""
+        if not vms:
+            return
+        try:
+            reply = await self.bus.call_ok(HypervisorCommands(hostUuid=host_uuid, command=command, vms=vms))
+        except errors.CloudBusError as exc:
+            log.warning(
+                "ignored failure", what=what, hostUuid=host_uuid, code=exc.error.code, details=exc.error.details
+            )
+            return
+        for vm_uuid, error in (reply.get("failed") or {}).items():
+            log.warning(
+                "ignored failure", what=what, vmUuid=vm_uuid, code=error.get("code"), details=error.get("details")
+            )
+
+    async def release_hosts_of(self, vm_uuids: list[str]) -> None:
+        """Give back everything these VMs hold, on every host (idempotent)."""
+        if vm_uuids:
+            await self.bus.call_ok(ReturnHostCapacity(ownerUuids=vm_uuids))
+
+    async def return_ips_of(self, nic_uuids: list[str], used_ip_uuids: list[str | None]) -> None:
+        """Free every IP recorded for these nics and these used IPs, in one message (idempotent)."""
+        used = [u for u in used_ip_uuids if u]
+        if nic_uuids or used:
+            await self.bus.call_ok(ReturnIp(vmNicUuids=nic_uuids, usedIpUuids=used))
+
+    async def detach_volumes_of(self, vm_uuids: list[str]) -> None:
+        """Detach the data volumes of each of these VMs (rows only)."""
+        if vm_uuids:
+            await self.bus.call_ok(DetachVmVolumes(vmInstanceUuids=vm_uuids))

@@ -11,12 +11,17 @@
 - detach PrimaryStorage from a cluster: VMs there with their root volume on it are stopped;
 - detach L2Network from a cluster: nics of VMs there on that L2's L3s are detached.
 
-The delete pass names the affected VMs but not the parents' uuids; which L3s / ranges /
-L2s a nic must leave is remembered from the resolve step (`_parents`).
+A step carries up to a chunk of VMs (cascade.engine.STEP_CHUNK). Deleting VMs and
+detaching nics work on the whole chunk at once, holding every VM's chain queue so no other
+operation on one of them interleaves: one statement or one message per kind of effect.
+Stops and DestroyVmInstance go VM by VM through the lifecycle, each in its chain queue.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 from sqlalchemy import select, update
@@ -25,10 +30,16 @@ from cloudbus import inventory
 from cloudbus.cascade.messages import CascadeStep
 from cloudbus.core import errors
 from cloudbus.services.vm_instance import store
-from cloudbus.services.vm_instance.nics import Nics
 from cloudbus.services.vm_instance.states import STOPPABLE, check_allowed
 
 VM, NIC = store.VM, store.NIC
+
+# what the batched effects read of each VM (whole rows would cost more than the effects)
+BATCH_COLUMNS = (VM.c.uuid, VM.c.hostUuid, VM.c.defaultL3NetworkUuid)
+
+# VMs a cascade stops at once, each in its own chain queue (ZStack sends stops 20 at a time):
+# a stop waits on its hypervisor, so a host of many VMs is not stopped one VM after another
+STOP_PARALLELISM = 20
 
 
 def _table(name: str) -> Any:
@@ -39,7 +50,6 @@ class CascadeEffects:
     def __init__(self, service: Any) -> None:
         self.svc = service
         self.db = service.db
-        self._parents: dict[tuple[str, str | None, tuple[str, ...]], list[str]] = {}
 
     # --- resolve -------------------------------------------------------------------------
 
@@ -69,11 +79,7 @@ class CascadeEffects:
             selected = query.selected_columns[0]
             query = query.where(selected.in_(select(VM.c.uuid).where(VM.c.clusterUuid == cluster)))
         async with self.db.read() as conn:
-            found = sorted(set((await conn.execute(query)).scalars()))
-        self._parents[(step.rootType, parent, tuple(found))] = list(ids)
-        while len(self._parents) > 1024:  # a cascade stopped after resolving leaves its entry
-            self._parents.pop(next(iter(self._parents)))
-        return found
+            return sorted(set((await conn.execute(query)).scalars()))
 
     @staticmethod
     def _ips_of_ranges(range_uuids: list[str]) -> Any:
@@ -84,11 +90,6 @@ class CascadeEffects:
     def _l3s_of_l2s(l2_uuids: list[str]) -> Any:
         l3 = _table("L3Network")
         return select(l3.c.uuid).where(l3.c.l2NetworkUuid.in_(l2_uuids))
-
-    def parents_of(self, step: CascadeStep) -> list[str]:
-        if step.parentUuids:
-            return step.parentUuids
-        return self._parents.pop((step.rootType, step.parentType, tuple(sorted(step.uuids))), [])
 
     # --- check / delete / detach -----------------------------------------------------------------
 
@@ -106,28 +107,43 @@ class CascadeEffects:
         elif parent == "Host" and step.rootType != "Zone":
             await self.stop(step.uuids)
         elif parent in ("Host", "Zone", "PrimaryStorage"):
-            await self.each(step.uuids, self.svc.teardown.delete)
+            async with self.held(step.uuids) as vms:
+                await self.svc.teardown.delete(vms)
         elif parent == "InstanceOffering":
             async with self.db.tx() as conn:
                 await conn.execute(update(VM).where(VM.c.uuid.in_(step.uuids)).values(instanceOfferingUuid=None))
         elif parent in ("L3Network", "IpRange"):
-            await self.detach_nics(step, self.parents_of(step), by_range=parent == "IpRange")
+            await self.detach_nics(step.uuids, step.parentUuids, by_range=parent == "IpRange")
 
     async def detach(self, step: CascadeStep) -> None:
         if step.parentType == "PrimaryStorage":
             await self.stop(step.uuids)
         elif step.parentType == "L2Network":
-            l2s = self.parents_of(step)
             async with self.db.read() as conn:
-                l3s = list((await conn.execute(self._l3s_of_l2s(l2s))).scalars())
-            await self.detach_nics(step, l3s, by_range=False)
+                l3s = list((await conn.execute(self._l3s_of_l2s(step.parentUuids))).scalars())
+            await self.detach_nics(step.uuids, l3s, by_range=False)
 
     # --- effects ---------------------------------------------------------------------------------
 
-    async def each(self, uuids: list[str], action: Any) -> None:
-        for uuid in uuids:
-            async with self.svc.chains.run_in(f"vmInstance-{uuid}"):
-                await action(uuid)
+    async def each(self, uuids: list[str], action: Any, *, parallel: int = 1) -> None:
+        """`action(uuid)` in each VM's chain queue, `parallel` VMs at a time. After a failure
+        no further VM is begun; the first failure is raised once the VMs under way are done."""
+        pending = iter(uuids)
+        failures: list[Exception] = []
+
+        async def worker() -> None:
+            for uuid in pending:
+                if failures:
+                    return
+                try:
+                    async with self.svc.chain(uuid):
+                        await action(uuid)
+                except Exception as exc:
+                    failures.append(exc)
+
+        await asyncio.gather(*(worker() for _ in range(min(parallel, len(uuids)))))
+        if failures:
+            raise failures[0]
 
     async def stop(self, uuids: list[str]) -> None:
         async def stop_one(uuid: str) -> None:
@@ -135,26 +151,40 @@ class CascadeEffects:
             if vm["state"] in STOPPABLE:
                 await self.svc.lifecycle.stop_vm(vm, type="cold", ignore_failure=True)
 
-        await self.each(uuids, _tolerant(stop_one))
+        await self.each(uuids, _tolerant(stop_one), parallel=STOP_PARALLELISM)
 
-    async def detach_nics(self, step: CascadeStep, parent_uuids: list[str], *, by_range: bool) -> None:
-        nics: Nics = self.svc.nics
-        used: set[str] = set()
-        if by_range:
+    async def detach_nics(self, uuids: list[str], parent_uuids: list[str], *, by_range: bool) -> None:
+        """Detach the nics of these VMs that are on the L3s `parent_uuids` (or, `by_range`, hold
+        an IP of those ranges), all at once."""
+        on = (
+            NIC.c.usedIpUuid.in_(self._ips_of_ranges(parent_uuids))
+            if by_range
+            else NIC.c.l3NetworkUuid.in_(parent_uuids)
+        )
+        async with self.held(uuids) as vms:
+            if vms:
+                nics = await store.nics_of(self.db, [vm["uuid"] for vm in vms], on)
+                await self.svc.nics.detach_from_many(vms, nics)
+
+    @asynccontextmanager
+    async def held(self, uuids: list[str]) -> AsyncIterator[list[dict[str, Any]]]:
+        """Those of these VMs still there (`BATCH_COLUMNS`), read once all their chain queues are held.
+
+        The queues are taken in uuid order: two batches sharing VMs never wait on each other
+        in a cycle, and an operation on one VM holds only that VM's queue. VMs an earlier
+        step already removed (a zone's VMs go with its hosts) cost one SELECT, no queue.
+        """
+        async with self.db.read() as conn:
+            present = sorted((await conn.execute(select(VM.c.uuid).where(VM.c.uuid.in_(uuids)))).scalars())
+        async with AsyncExitStack() as stack:
+            for uuid in present:
+                await stack.enter_async_context(self.svc.chain(uuid))
+            if not present:
+                yield []
+                return
             async with self.db.read() as conn:
-                used = set((await conn.execute(self._ips_of_ranges(parent_uuids))).scalars())
-        targets = set(parent_uuids)
-
-        async def detach_one(uuid: str) -> None:
-            vm = await store.get_vm(self.db, uuid)
-            mine = [
-                n
-                for n in await store.nics(self.db, uuid)
-                if (n["usedIpUuid"] in used if by_range else n["l3NetworkUuid"] in targets)
-            ]
-            await nics.detach_nics(vm, mine, force=True)
-
-        await self.each(step.uuids, _tolerant(detach_one))
+                rows = await conn.execute(select(*BATCH_COLUMNS).where(VM.c.uuid.in_(present)))
+                yield [dict(row) for row in rows.mappings()]
 
 
 def _tolerant(action: Any) -> Any:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from cloudbus.apis.internal.host import VmCommand
 from cloudbus.apis.vm_instance import AttachL3NetworkToVm
 from cloudbus.core import errors
 from cloudbus.inventory.vm_instance import VM_NIC
@@ -95,6 +96,45 @@ class Nics:
         if vm["defaultL3NetworkUuid"] in {n["l3NetworkUuid"] for n in nics}:
             left = [n for n in await store.nics(self.db, vm["uuid"])]
             await store.change(self.db, vm["uuid"], defaultL3NetworkUuid=left[0]["l3NetworkUuid"] if left else None)
+
+    async def detach_from_many(self, vms: list[dict[str, Any]], nics: list[dict[str, Any]]) -> None:
+        """`detach_nics(force=True)` for the nics of many VMs (a cascade's batch): one
+        hypervisor message per host, one to return the IPs, one DELETE; a VM whose default
+        L3 lost its nic moves to its first nic left, as `detach_nics` does."""
+        if not nics:
+            return
+        by_uuid = {vm["uuid"]: vm for vm in vms}
+        per_host: dict[str, list[VmCommand]] = {}
+        for nic in nics:
+            host = by_uuid[nic["vmInstanceUuid"]]["hostUuid"]
+            if host:
+                args = {"nicUuid": nic["uuid"], "mac": nic["mac"]}
+                per_host.setdefault(host, []).append(VmCommand(vmInstanceUuid=nic["vmInstanceUuid"], args=args))
+        for host, commands in sorted(per_host.items()):
+            await self.calls.hypervisor_quietly("detach a nic from a vm", host, "detachNic", commands)
+        await self.calls.quietly(
+            "return the ips of detached nics", self.calls.return_ips([n["usedIpUuid"] for n in nics])
+        )
+        await store.delete_nics(self.db, sorted({n["uuid"] for n in nics}))
+        lost = {
+            n["vmInstanceUuid"]
+            for n in nics
+            if by_uuid[n["vmInstanceUuid"]]["defaultL3NetworkUuid"] == n["l3NetworkUuid"]
+        }
+        await self._move_defaults(sorted(lost))
+
+    async def _move_defaults(self, vm_uuids: list[str]) -> None:
+        """Each VM's default L3 becomes that of its first nic left (none without nics)."""
+        if not vm_uuids:
+            return
+        first: dict[str, str] = {}
+        for nic in await store.nics_of(self.db, vm_uuids):
+            first.setdefault(nic["vmInstanceUuid"], nic["l3NetworkUuid"])
+        by_default: dict[str | None, list[str]] = {}
+        for vm_uuid in vm_uuids:
+            by_default.setdefault(first.get(vm_uuid), []).append(vm_uuid)
+        for default, same in by_default.items():
+            await store.change_vms(self.db, same, defaultL3NetworkUuid=default)
 
     async def release_ips(self, vm_uuid: str) -> None:
         """Give back every nic's IP, keeping the nic rows (destroy).

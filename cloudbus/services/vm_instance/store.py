@@ -26,6 +26,12 @@ from cloudbus.services.vm_instance.states import VM_MAC, check_transition
 VM = vm_instance_table
 NIC = vm_nic_table
 
+NIC_IP_FIELDS = ("usedIpUuid", "ip", "netmask", "gateway", "ipVersion")
+NO_IP = dict.fromkeys(NIC_IP_FIELDS)
+
+# Draws of a random MAC before giving up (40 random bits: a second draw is already rare).
+MAC_ATTEMPTS = 20
+
 
 @dataclass
 class Saved:
@@ -76,39 +82,50 @@ def random_mac() -> str:
     return "fa:" + ":".join(f"{b:02x}" for b in secrets.token_bytes(5))
 
 
+def nic_row(
+    vm: dict[str, Any], l3_uuid: str, device: int, *, driver_type: str | None = None, mac: str | None = None
+) -> dict[str, Any]:
+    """A new nic row without an IP yet (a fresh random MAC unless given)."""
+    now = utcnow()
+    return {
+        "uuid": new_uuid(),
+        "vmInstanceUuid": vm["uuid"],
+        "l3NetworkUuid": l3_uuid,
+        "mac": mac or random_mac(),
+        "hypervisorType": vm.get("hypervisorType"),
+        "driverType": driver_type or "virtio",
+        "internalName": f"vnic{device}",
+        "deviceId": device,
+        "type": "VNIC",
+        "state": "enable",
+        "createDate": now,
+        "lastOpDate": now,
+        **NO_IP,
+    }
+
+
 async def insert_nic(
     db: Database, vm: dict[str, Any], l3_uuid: str, *, device_id: int | None = None, driver_type: str | None = None
 ) -> dict[str, Any]:
     """A nic row without an IP yet, with a fresh unique MAC (the unique index decides races)."""
-    for _ in range(20):
-        uuid = new_uuid()
-        now = utcnow()
+    for _ in range(MAC_ATTEMPTS):
         async with db.tx() as conn:
             if device_id is None:
                 current = await conn.scalar(select(func.max(NIC.c.deviceId)).where(NIC.c.vmInstanceUuid == vm["uuid"]))
                 device = 0 if current is None else current + 1
             else:
                 device = device_id
-            row = {
-                "uuid": uuid,
-                "vmInstanceUuid": vm["uuid"],
-                "l3NetworkUuid": l3_uuid,
-                "mac": random_mac(),
-                "hypervisorType": vm.get("hypervisorType"),
-                "driverType": driver_type or "virtio",
-                "internalName": f"vnic{device}",
-                "deviceId": device,
-                "type": "VNIC",
-                "state": "enable",
-                "createDate": now,
-                "lastOpDate": now,
-            }
+            row = nic_row(vm, l3_uuid, device, driver_type=driver_type)
             try:
                 await conn.execute(insert(NIC).values(row))
             except IntegrityError:
                 continue  # MAC taken: draw another
             return row
-    raise errors.fail(VM_MAC, f"unable to allocate a unique MAC address for vm[uuid:{vm['uuid']}]")
+    raise no_mac(vm["uuid"])
+
+
+def no_mac(vm_uuid: str) -> errors.CloudBusError:
+    return errors.fail(VM_MAC, f"unable to allocate a unique MAC address for vm[uuid:{vm_uuid}]")
 
 
 async def set_nic(db: Database, nic_uuid: str, **values: Any) -> None:
@@ -141,5 +158,24 @@ def pending_disks(vm: dict[str, Any]) -> list[str]:
     return list(json.loads(value)) if value else []
 
 
-NIC_IP_FIELDS = ("usedIpUuid", "ip", "netmask", "gateway", "ipVersion")
-NO_IP = dict.fromkeys(NIC_IP_FIELDS)
+# --- batches: a cascade acting on many VMs (each list at most one cascade step's chunk) ---
+
+
+async def nics_of(db: Database, vm_uuids: list[str], *where: Any) -> list[dict[str, Any]]:
+    """The nics of these VMs (those matching `where`), each VM's in deviceId order."""
+    async with db.read() as conn:
+        query = select(NIC).where(NIC.c.vmInstanceUuid.in_(vm_uuids), *where)
+        rows = await conn.execute(query.order_by(NIC.c.vmInstanceUuid, NIC.c.deviceId))
+        return [dict(r) for r in rows.mappings()]
+
+
+async def change_vms(db: Database, uuids: list[str], **values: Any) -> None:
+    """The same update of many VM rows (no state check, nothing to restore: cascades only)."""
+    async with db.tx() as conn:
+        await conn.execute(update(VM).where(VM.c.uuid.in_(uuids)).values(lastOpDate=utcnow(), **values))
+
+
+async def delete_vms(db: Database, vm_uuids: list[str]) -> None:
+    async with db.tx() as conn:
+        await conn.execute(delete(NIC).where(NIC.c.vmInstanceUuid.in_(vm_uuids)))
+        await conn.execute(delete(VM).where(VM.c.uuid.in_(vm_uuids)))

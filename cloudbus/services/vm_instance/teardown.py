@@ -4,13 +4,15 @@
   and volumes kept (RecoverVmInstance -> Stopped; a later start allocates IPs again);
 - expunge: data volumes detached, root volume expunged, nics and the VM row removed;
 - delete (a deleted primary storage or zone): like expunge, but the volumes are left to
-  the volume service's own cascade (ZStack's KeepVolume policy).
+  the volume service's own cascade (ZStack's KeepVolume policy); a cascade step's VMs at
+  once, so a zone of 10,000 VMs costs a few hundred statements, not 10,000 transactions.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from cloudbus.apis.internal.host import VmCommand
 from cloudbus.core import errors
 from cloudbus.services.vm_instance import store
 from cloudbus.services.vm_instance.calls import Calls
@@ -71,16 +73,30 @@ class Teardown:
         await self.calls.quietly("release nic ips", self.nics.release_ips(uuid))
         await store.delete_vm(self.db, uuid)
 
-    async def delete(self, uuid: str) -> None:
-        """Remove a VM whose primary storage or zone goes away; never fails on a dead backend."""
-        try:
-            vm = await store.get_vm(self.db, uuid)
-        except errors.CloudBusError:
+    async def delete(self, vms: list[dict[str, Any]]) -> None:
+        """Remove VMs whose primary storage or zone goes away (rows read with their chain
+        queues held by the caller); never fails on a dead backend.
+
+        Each effect is one statement or one message for the whole batch, in an order where a
+        re-run after a crash at any point finishes the job (every step is idempotent; a VM
+        destroyed again on its hypervisor is a logged failure at worst): hypervisors told (one
+        message per host), host capacity and nic IPs given back, data volumes detached, nic and
+        VM rows removed. The rows are not first marked Destroyed as `destroy` does: nothing
+        else may touch these VMs meanwhile (the caller holds their queues), and that UPDATE
+        of every row just before its DELETE cost as much as the DELETE.
+        """
+        if not vms:
             return
-        if vm["hostUuid"]:
-            await self.calls.quietly("destroy vm", self.calls.hypervisor(vm["hostUuid"], "destroyVm", uuid))
-        await store.change(self.db, uuid, state="Destroyed", hostUuid=None, check=False)
-        await self.release(uuid)
-        if vm["rootVolumeUuid"]:
-            await self.calls.quietly("detach data volumes", self.calls.detach_volumes(uuid))
-        await store.delete_vm(self.db, uuid)
+        gone = [vm["uuid"] for vm in vms]
+        on_host: dict[str, list[VmCommand]] = {}
+        for vm in vms:
+            if vm["hostUuid"]:
+                on_host.setdefault(vm["hostUuid"], []).append(VmCommand(vmInstanceUuid=vm["uuid"]))
+        for host, commands in sorted(on_host.items()):
+            await self.calls.hypervisor_quietly("destroy vms", host, "destroyVm", commands)
+        await self.calls.quietly("return host capacity", self.calls.release_hosts_of(gone))
+        nics = await store.nics_of(self.db, gone)
+        returned = self.calls.return_ips_of([n["uuid"] for n in nics], [n["usedIpUuid"] for n in nics])
+        await self.calls.quietly("release nic ips", returned)
+        await self.calls.quietly("detach data volumes", self.calls.detach_volumes_of(gone))
+        await store.delete_vms(self.db, gone)
