@@ -1,6 +1,10 @@
-"""Request/reply calls per second over the bus, at concurrency 1 and 100.
+"""Request/reply calls per second over the bus: at concurrency 1 and 100, and pipelined.
 
     python benchmarks/bus_rpc.py --amqp-url amqp://guest:guest@127.0.0.1:5672/ --seconds 5
+
+Concurrency C = C workers, each calling back to back. Pipelined = one caller sends
+`--pipeline` calls at once (nothing waits for a reply before the next request goes out)
+and collects the replies as they come: the broker and the handler see a full queue.
 
 Three rows: LocalBus (in-process), AmqpBus with caller and handler on two bus objects (so
 every call crosses the broker as JSON), and raw aio-pika RPC on the same broker with an
@@ -15,6 +19,7 @@ import json
 import os
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, ClassVar
 
 import aio_pika
@@ -60,6 +65,18 @@ async def measure(call: CallFn, concurrency: int, seconds: float) -> float:
     return count / (time.perf_counter() - started)
 
 
+async def measure_pipelined(call: CallFn, count: int) -> float:
+    """Calls per second when `count` calls are all sent before any reply is awaited."""
+    await asyncio.gather(*(call(i) for i in range(50)))  # warm up
+    started = time.perf_counter()
+    await asyncio.gather(*(call(i) for i in range(count)))
+    return count / (time.perf_counter() - started)
+
+
+async def measure_all(call: CallFn, seconds: float, pipeline: int) -> list[float]:
+    return [await measure(call, 1, seconds), await measure(call, 100, seconds), await measure_pipelined(call, pipeline)]
+
+
 def bus_caller(bus: Bus) -> CallFn:
     async def call(i: int) -> Any:
         reply = await bus.call(BenchEcho(value=i), timeout=30)
@@ -69,29 +86,29 @@ def bus_caller(bus: Bus) -> CallFn:
     return call
 
 
-async def local_rows(seconds: float) -> list[float]:
+async def local_rows(seconds: float, pipeline: int) -> list[float]:
     bus = LocalBus()
     await bus.register(BenchService(object()))
     try:
-        return [await measure(bus_caller(bus), c, seconds) for c in (1, 100)]
+        return await measure_all(bus_caller(bus), seconds, pipeline)
     finally:
         await bus.close()
 
 
-async def amqp_rows(url: str, seconds: float) -> list[float]:
+async def amqp_rows(url: str, seconds: float, pipeline: int) -> list[float]:
     namespace = f"bench{new_uuid()[:8]}"
     server, client = AmqpBus(url, namespace=namespace), AmqpBus(url, namespace=namespace)
     await server.register(BenchService(object()))
     await server.start()
     await client.start()
     try:
-        return [await measure(bus_caller(client), c, seconds) for c in (1, 100)]
+        return await measure_all(bus_caller(client), seconds, pipeline)
     finally:
         await client.close()
         await server.close()
 
 
-async def raw_rows(url: str, seconds: float) -> list[float]:
+async def raw_rows(url: str, seconds: float, pipeline: int) -> list[float]:
     """Plain aio-pika RPC (JSON in, JSON out, ack after reply) on two connections."""
     queue_name = f"bench.raw.{new_uuid()[:8]}"
     server_conn = await aio_pika.connect(url, timeout=10)
@@ -129,24 +146,29 @@ async def raw_rows(url: str, seconds: float) -> list[float]:
             await client_ch.default_exchange.publish(message, queue_name)
             return await asyncio.wait_for(future, 30)
 
-        return [await measure(call, c, seconds) for c in (1, 100)]
+        return await measure_all(call, seconds, pipeline)
     finally:
         await client_conn.close()
         await server_conn.close()
 
 
 async def main(args: argparse.Namespace) -> None:
-    rows = {"LocalBus": await local_rows(args.seconds)}
+    rows = {"LocalBus": await local_rows(args.seconds, args.pipeline)}
     if args.amqp_url:
-        rows["AmqpBus (two bus objects, via broker)"] = await amqp_rows(args.amqp_url, args.seconds)
-        rows["raw aio-pika RPC (floor)"] = await raw_rows(args.amqp_url, args.seconds)
-    print(f"{'transport':<40} {'c=1 calls/s':>12} {'c=100 calls/s':>14}")
-    for name, (one, hundred) in rows.items():
-        print(f"{name:<40} {one:>12,.0f} {hundred:>14,.0f}")
+        rows["AmqpBus (two bus objects, via broker)"] = await amqp_rows(args.amqp_url, args.seconds, args.pipeline)
+        rows["raw aio-pika RPC (floor)"] = await raw_rows(args.amqp_url, args.seconds, args.pipeline)
+    columns = ["c=1 calls/s", "c=100 calls/s", f"pipelined {args.pipeline:,} calls/s"]
+    print(f"{'transport':<40} " + " ".join(f"{c:>22}" for c in columns))
+    for name, values in rows.items():
+        print(f"{name:<40} " + " ".join(f"{v:>22,.0f}" for v in values))
+    out = Path(__file__).with_suffix(".json")
+    table = {name: dict(zip(columns, values, strict=True)) for name, values in rows.items()}
+    out.write_text(json.dumps(table, indent=2) + "\n")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--amqp-url", default=os.environ.get("CLOUDBUS_TEST_AMQP_URL", ""))
     parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--pipeline", type=int, default=1000, help="calls sent at once in the pipelined case")
     asyncio.run(main(parser.parse_args()))

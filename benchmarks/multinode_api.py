@@ -29,200 +29,34 @@ import asyncio
 import json
 import os
 import platform
-import signal
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import aio_pika
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script: import benchmarks.*
+
+from benchmarks.support import ROOT, CallFn, Measured, backing_servers, cluster, database, drive
 from cloudbus.apis.client import Client
-from cloudbus.apis.management_node import QueryManagementNode
 from cloudbus.apis.zone import CreateZone, UpdateZone
 from cloudbus.core.ids import new_uuid
 from cloudbus.core.logging import configure
 from cloudbus.core.messages import APIMessage
 
-ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).with_suffix(".json")
-SERVER_CODE = "import sys; from cloudbus.apis.cli import main; sys.exit(main(['server']))"
 ZONES = 100
 WARMUP = 100
-READY_TIMEOUT = 90.0
 CALL_TIMEOUT = 60.0
-POLL = 0.1
-TICKS = os.sysconf("SC_CLK_TCK")
-
-CallFn = Callable[[int], Awaitable[None]]
-
-
-@dataclass
-class Measured:
-    calls: int
-    seconds: float
-    calls_per_s: float
-    p50_ms: float
-    p99_ms: float
-    server_cpu_ms_per_call: float | None = None  # CPU of all server processes, per call
-    client_cpu_ms_per_call: float | None = None  # CPU of this (client) process, per call
-
-
-# -- servers
-
-
-class Server:
-    """One `cloudbus server` subprocess, started the way tests/support/cluster.py starts one."""
-
-    def __init__(self, bus_url: str, db_url: str, namespace: str, home: Path) -> None:
-        home.mkdir(parents=True)
-        self.log_path = home / "server.log"
-        environ = dict(
-            os.environ,
-            CLOUDBUS_BUS_URL=bus_url,
-            CLOUDBUS_DB_URL=db_url,
-            CLOUDBUS_BUS_NAMESPACE=namespace,
-            CLOUDBUS_HOME=str(home),
-            # INFO, not WARNING: "server ready" and "ring changed" are INFO events, and nothing
-            # is logged per successful call at INFO, so the log costs the servers nothing here.
-            CLOUDBUS_LOG_LEVEL="INFO",
-        )
-        with self.log_path.open("wb") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-c", SERVER_CODE], env=environ, stdout=log, stderr=log, cwd=ROOT
-            )
-
-    def events(self, name: str | None = None) -> list[dict[str, Any]]:
-        """The JSON events of the log (those named `name`, if given)."""
-        found = []
-        for line in self.log_path.read_text(errors="replace").splitlines():
-            try:
-                item = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(item, dict) and name in (None, item.get("event")):
-                found.append(item)
-        return found
-
-    def complaints(self) -> list[dict[str, Any]]:
-        """Events above INFO: a healthy run has none (a forwarded or failed call would show here)."""
-        return [e for e in self.events() if e.get("level") not in ("debug", "info")]
-
-    def ready(self) -> dict[str, Any] | None:
-        if self.proc.poll() is not None:
-            raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.tail()}")
-        return next(iter(self.events("server ready")), None)
-
-    def ring(self) -> set[str]:
-        rings = self.events("ring changed")
-        return set(rings[-1].get("members") or ()) if rings else set()
-
-    def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
-
-    def tail(self, lines: int = 20) -> str:
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-
-    async def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.to_thread(self.proc.wait, 30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(10)
-
-
-async def wait_until(
-    check: Callable[[], Awaitable[Any] | Any], what: Callable[[], str], timeout: float = READY_TIMEOUT
-) -> Any:
-    """Poll `check` every 0.1 s until it returns something truthy; TimeoutError saying `what()`."""
-    limit = time.monotonic() + timeout
-    while True:
-        found = check()
-        if asyncio.iscoroutine(found):
-            found = await found
-        if found:
-            return found
-        if time.monotonic() > limit:
-            raise TimeoutError(f"timed out after {timeout:.0f} s: {what()}")
-        await asyncio.sleep(POLL)
-
-
-async def running_nodes(client: Client) -> set[str]:
-    reply = await client.request(QueryManagementNode(), timeout=10)
-    return {n["uuid"] for n in reply.inventories or () if n["state"] == "Running"} if reply.success else set()
-
-
-@asynccontextmanager
-async def cluster(n: int, bus_url: str, db_url: str, namespace: str, workdir: Path) -> AsyncIterator[list[Server]]:
-    """`n` servers, ready: each logged "server ready", the API lists `n` nodes Running and every
-    server's ring has all `n` (so routing is settled before anything is measured)."""
-    servers: list[Server] = []
-
-    def add() -> Server:
-        servers.append(Server(bus_url, db_url, namespace, workdir / f"server{len(servers)}"))
-        return servers[-1]
-
-    try:
-        first = add()  # alone: it migrates the fresh database
-        ready = [await wait_until(first.ready, lambda: f"server0 ready:\n{first.tail()}")]
-        for server in [add() for _ in range(n - 1)]:
-            ready.append(await wait_until(server.ready, lambda s=server: f"{s.log_path} ready:\n{s.tail()}"))
-        nodes = {event["node"] for event in ready}
-        async with Client(bus_url, namespace=namespace, timeout=CALL_TIMEOUT) as client:
-            await wait_until(
-                lambda: _has(running_nodes(client), nodes), lambda: f"QueryManagementNode lists {n} Running"
-            )
-        await wait_until(lambda: all(s.ring() == nodes for s in servers), lambda: f"every ring lists the {n} nodes")
-        yield servers
-    finally:
-        await asyncio.gather(*(s.stop() for s in servers))
-
-
-async def _has(found: Awaitable[set[str]], expected: set[str]) -> bool:
-    return await found == expected
 
 
 # -- measuring
-
-
-async def drive(call: CallFn, calls: int, concurrency: int, servers: Sequence[Server] = ()) -> Measured:
-    """`calls` calls, `concurrency` in flight; rate, latency percentiles and CPU per call."""
-    latencies: list[float] = []
-    pending = iter(range(calls))
-
-    async def worker() -> None:
-        for i in pending:
-            t0 = time.perf_counter()
-            await call(i)
-            latencies.append(time.perf_counter() - t0)
-
-    server_cpu, client_cpu = sum(s.cpu_seconds() for s in servers), time.process_time()
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    elapsed = time.perf_counter() - started
-    server_cpu = sum(s.cpu_seconds() for s in servers) - server_cpu
-    return Measured(
-        calls=calls,
-        seconds=round(elapsed, 2),
-        calls_per_s=round(calls / elapsed, 1),
-        p50_ms=round(statistics.median(latencies) * 1000, 1),
-        p99_ms=round(pct(latencies, 0.99), 1),
-        server_cpu_ms_per_call=round(server_cpu * 1000 / calls, 2) if servers else None,
-        client_cpu_ms_per_call=round((time.process_time() - client_cpu) * 1000 / calls, 2),
-    )
-
-
-def pct(values: list[float], q: float) -> float:
-    return sorted(values)[min(len(values) - 1, int(q * len(values)))] * 1000
 
 
 def api_caller(client: Client, make: Callable[[int], APIMessage]) -> CallFn:
@@ -379,42 +213,18 @@ def _shown(args: argparse.Namespace) -> list[tuple[str, Any]]:
 # -- main
 
 
-@asynccontextmanager
-async def backing_servers(args: argparse.Namespace, workdir: Path) -> AsyncIterator[Any]:
-    """The PostgreSQL admin (`create_database`); private servers when no URL was given."""
-    sys.path.insert(0, str(ROOT))
-    from tests.support.servers import existing_postgres, start_postgres, start_rabbitmq
-
-    started = []
-    try:
-        if not args.amqp_url:
-            started.append(await asyncio.to_thread(start_rabbitmq, workdir / "mq"))
-            args.amqp_url = started[-1].url
-        if args.pg_url:
-            yield existing_postgres(args.pg_url)
-        else:
-            started.append(await asyncio.to_thread(start_postgres, workdir / "pg"))
-            yield started[-1]
-    finally:
-        for server in reversed(started):
-            server.stop()
-
-
 async def main(args: argparse.Namespace) -> None:
     configure(level="WARNING")  # the client's own bus logs nothing per call either way
     began = time.monotonic()
     results: dict[int, dict[str, Measured]] = {}
     load: dict[int, float] = {}  # 1-minute load average before each configuration (this run's and others' work)
     with tempfile.TemporaryDirectory(prefix="cloudbus-multinode-") as tmp:
-        async with backing_servers(args, Path(tmp)) as postgres:
+        async with backing_servers(Path(tmp), args.amqp_url, args.pg_url) as backing:
+            args.amqp_url = backing.amqp_url
             for n in args.nodes:
-                name = f"bench_multinode_{n}_{new_uuid()[:8]}"
-                db_url = postgres.create_database(name)
-                try:
+                async with database(backing.postgres, f"bench_multinode_{n}") as db_url:
                     load[n] = os.getloadavg()[0]
                     results[n] = await api_rows(n, args, db_url, Path(tmp) / f"nodes{n}")
-                finally:
-                    postgres.drop_database(name)
     print_table(results, args)
     write_json(results, load, args, time.monotonic() - began)
 

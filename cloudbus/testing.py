@@ -181,6 +181,24 @@ class Cloud:
 # recorded too, so a retry gets the same answer): not part of the cloud's state.
 BOOKKEEPING = frozenset({"api_record", "operation_journal", "management_node"})
 
+# Tables whose rows belong to no zone, so DeleteZone leaves them (reference 4.4: a backup
+# storage is only detached from the zone; images, offerings, security groups and network
+# service providers are global) — with the schema's version row.
+ZONE_INDEPENDENT = frozenset(
+    {
+        "alembic_version",
+        "backup_storage",
+        "image",
+        "image_backup_storage_ref",
+        "instance_offering",
+        "disk_offering",
+        "network_service_provider",
+        "network_service_type",
+        "security_group",
+        "security_group_rule",
+    }
+)
+
 
 async def snapshot(db: Database) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every cloud table, sorted: compare before/after to prove nothing changed."""
