@@ -25,9 +25,10 @@ Nothing is filtered in Python: rows are only loaded for the requested page.
 Speed (docs/performance/query.md): join keys and sort fields are indexed (declarations'
 `index_facts`, migration 0009); a page is read in index order and stops at its limit; a
 deep page finds its keys first and reads only its own rows; embedded inventories cost one
-statement per child table per page. PostgreSQL plans EXISTS and IN as the same semi-join;
-SQLite cannot, so `_Query.page` chooses between them (EXISTS for an early stop, IN for one
-pass over a child table).
+statement per child table per page; a query's statements are built once per shape (`_Shape`:
+inventory, condition paths and operators, sort) with every value bound. PostgreSQL plans
+EXISTS and IN as the same semi-join; SQLite cannot, so `_Query.page` chooses between them
+(EXISTS for an early stop, IN for one pass over a child table).
 """
 
 from __future__ import annotations
