@@ -110,7 +110,7 @@ class Counter:
         call = bus.call
 
         async def counted(msg: Any, *args: Any, **kwargs: Any) -> Any:
-            self.messages += self.statements.counting
+            self.messages += self.statements.on
             return await call(msg, *args, **kwargs)
 
         bus.call = counted  # instrumentation only: the call itself is the bus's own
@@ -131,11 +131,10 @@ async def leftovers(db: Database) -> dict[str, int]:
 
 async def timed_delete(cloud: Cloud, zone: str, vms: int, mode: str) -> Run:
     counter = Counter(cloud.db, cloud.node.bus)
-    counts = counter.statements.start()
-    cpu, started = time.process_time(), time.perf_counter()
-    await cloud.ok("DeleteZone", uuid=zone, deleteMode=mode)
-    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
-    counter.statements.stop()
+    with counter.statements.counting() as counts:
+        cpu, started = time.process_time(), time.perf_counter()
+        await cloud.ok("DeleteZone", uuid=zone, deleteMode=mode)
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     counter.statements.close()
     statements = sum(n for verb, n in counts.items() if verb != "BEGIN")
     left = await leftovers(cloud.db)

@@ -46,6 +46,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
@@ -124,6 +125,7 @@ class Run:
     violations: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # the servers' log events above INFO
     loadavg: float = 0.0  # 1-minute load average before the run
+    code: str = ""  # the commit measured, `+<sha1 of the diff>` when cloudbus/ had uncommitted changes
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Run:
@@ -204,6 +206,43 @@ def delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
 # -- one run of a configuration
 
 
+async def phases(
+    cloud: Cloud,
+    db_url: str,
+    vms: int,
+    concurrency: int,
+    pg: PgStats | None,
+    servers: Sequence[Server] = (),
+    counter: Statements | None = None,
+) -> tuple[dict[str, Any], dict[str, Any], vm_rows.Model]:
+    """Build, create, check, destroy, check, measuring the work of `servers` or else of this
+    process (its statements counted by `counter`): Run's fields of these phases, the cloud's
+    inventories, and the floor's model (a created VM's rows, read before the destroys)."""
+    count = counter.counting if counter else lambda: nullcontext(Counter[str]())
+    spec = await build(cloud, vms)
+    before, pg_before = await vm_rows.capacity(db_url), pg and await pg.read()
+    with count() as counts:
+        created, uuids = await create_vms(cloud, spec, vms, concurrency, servers)
+    rss = [s.peak_rss_mb() for s in servers] or [peak_rss_mb()]  # before the checks read every row here
+    pg_after = pg and await pg.read()
+    violations = await vm_rows.check_running(db_url, uuids, before)
+    model = await vm_rows.template(db_url, uuids[0])
+    with count() as destroy_counts:
+        destroyed = await destroy_vms(cloud, uuids, concurrency, servers)
+    violations += await vm_rows.check_destroyed(db_url, uuids, before)
+    fields = {
+        "create": created,
+        "destroy": destroyed,
+        "cpu_ms_per_vm": (created.server_cpu_ms_per_call if servers else created.client_cpu_ms_per_call) or 0.0,
+        "peak_rss_mb": rss,
+        "statements": dict(counts),
+        "destroy_statements": dict(destroy_counts),
+        "pg": delta(pg_before, pg_after) if pg_before and pg_after else {},
+        "violations": violations,
+    }
+    return fields, spec, model
+
+
 async def run_embedded(
     config: str, db_url: str, vms: int, concurrency: int, *, pg_admin: str = "", bus_url: str | None = None
 ) -> Run:
@@ -211,32 +250,8 @@ async def run_embedded(
     calls it in a child process per run, so CPU and peak RSS are the run's own.)"""
     pg = PgStats(pg_admin, db_url) if pg_admin else None
     async with Cloud.start(db_url, bus_url, namespace=f"bench{new_uuid()[:8]}") as cloud:
-        spec = await build(cloud, vms)
-        counter = Statements(cloud.db)
-        before, pg_before = await vm_rows.capacity(db_url), pg and await pg.read()
-        counts = counter.start()
-        created, uuids = await create_vms(cloud, spec, vms, concurrency)
-        counter.stop()
-        rss = peak_rss_mb()
-        pg_after = pg and await pg.read()
-        violations = await vm_rows.check_running(db_url, uuids, before)
-        model = await vm_rows.template(db_url, uuids[0])  # before the destroys take its IP away
-        destroy_counts = counter.start()
-        destroyed = await destroy_vms(cloud, uuids, concurrency)
-        counter.stop()
-        violations += await vm_rows.check_destroyed(db_url, uuids, before)
-    floor = await run_floor(db_url, spec, model, vms, concurrency, pg)
-    return Run(
-        config=config,
-        create=created,
-        destroy=destroyed,
-        cpu_ms_per_vm=created.client_cpu_ms_per_call or 0.0,
-        peak_rss_mb=[rss],
-        statements=dict(counts),
-        destroy_statements=dict(destroy_counts),
-        pg=delta(pg_before, pg_after) if pg_before and pg_after else {},
-        **{**floor, "violations": violations + floor["violations"]},
-    )
+        fields, spec, model = await phases(cloud, db_url, vms, concurrency, pg, counter=Statements(cloud.db))
+    return _run(config, fields, await run_floor(db_url, spec, model, vms, concurrency, pg))
 
 
 async def run_floor(
@@ -257,6 +272,11 @@ async def run_floor(
     }
 
 
+def _run(config: str, fields: dict[str, Any], floor: dict[str, Any], **more: Any) -> Run:
+    violations = fields["violations"] + floor["violations"]
+    return Run(config=config, **{**fields, **floor, **more, "violations": violations})
+
+
 async def run_servers(config: str, servers: int, backing: Any, vms: int, concurrency: int, workdir: Path) -> Run:
     """`servers` `cloudbus server` processes on a fresh database; this process is their client."""
     async with database(backing.postgres, f"bench_create_{config}") as db_url:
@@ -264,28 +284,10 @@ async def run_servers(config: str, servers: int, backing: Any, vms: int, concurr
         namespace = f"bench{new_uuid()[:8]}"
         async with cluster(servers, backing.amqp_url, db_url, namespace, workdir / new_uuid()[:8]) as nodes:
             async with Client(backing.amqp_url, namespace=namespace, timeout=CALL_TIMEOUT) as client:
-                cloud = ApiCloud(client)
-                spec = await build(cloud, vms)
-                before, pg_before = await vm_rows.capacity(db_url), await pg.read()
-                created, uuids = await create_vms(cloud, spec, vms, concurrency, nodes)
-                rss = [n.peak_rss_mb() for n in nodes]
-                pg_after = await pg.read()
-                violations = await vm_rows.check_running(db_url, uuids, before)
-                model = await vm_rows.template(db_url, uuids[0])
-                destroyed = await destroy_vms(cloud, uuids, concurrency, nodes)
-                violations += await vm_rows.check_destroyed(db_url, uuids, before)
+                fields, spec, model = await phases(ApiCloud(client), db_url, vms, concurrency, pg, nodes)
             warnings = [json.dumps(e) for n in nodes for e in n.complaints()]
         floor = await run_floor(db_url, spec, model, vms, concurrency, pg)
-    return Run(
-        config=config,
-        create=created,
-        destroy=destroyed,
-        cpu_ms_per_vm=created.server_cpu_ms_per_call or 0.0,
-        peak_rss_mb=rss,
-        pg=delta(pg_before, pg_after),
-        warnings=warnings,
-        **{**floor, "violations": violations + floor["violations"]},
-    )
+    return _run(config, fields, floor, warnings=warnings)
 
 
 async def run_child(config: str, db_url: str, args: argparse.Namespace) -> Run:
@@ -302,7 +304,8 @@ async def run_child(config: str, db_url: str, args: argparse.Namespace) -> Run:
 
 async def run_config(config: str, backing: Any, args: argparse.Namespace, workdir: Path) -> Run:
     spec = CONFIGS[config]
-    loadavg = os.getloadavg()[0]
+    loadavg, state = os.getloadavg()[0], code_state()
+    code = state["commit"][:10] + (f"+{state['cloudbus_diff_sha1'][:10]}" if state["cloudbus_diff_sha1"] else "")
     if spec.servers:
         run = await run_servers(config, spec.servers, backing, args.vms, args.concurrency, workdir)
     else:
@@ -310,7 +313,7 @@ async def run_config(config: str, backing: Any, args: argparse.Namespace, workdi
         fresh = database(backing.postgres, f"bench_create_{config}") if spec.postgres else nullcontext(sqlite)
         async with fresh as db_url:
             run = await run_child(config, db_url, args)
-    run.loadavg = round(loadavg, 2)
+    run.loadavg, run.code = round(loadavg, 2), code
     return run
 
 
@@ -422,8 +425,8 @@ def write_json(
             for c in results
         ],
     }
-    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"\nwritten to {RESULTS} ({seconds:.0f} s in all)")
+    args.json.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"\nwritten to {args.json} ({seconds:.0f} s in all)")
 
 
 def code_state() -> dict[str, Any]:
@@ -490,6 +493,12 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--amqp-url", default=os.environ.get("CLOUDBUS_TEST_AMQP_URL", ""))
     parser.add_argument(
         "--pg-url", default=os.environ.get("CLOUDBUS_TEST_PG_URL", ""), help="admin URL (CREATE DATABASE)"
+    )
+    parser.add_argument(
+        "--json",
+        type=Path,
+        default=RESULTS,
+        help=f"where to write the results (default {RESULTS.name} beside this script)",
     )
     parser.add_argument("--child", help=argparse.SUPPRESS)  # internal: one embedded run, its Run as JSON on stdout
     parser.add_argument("--db-url", help=argparse.SUPPRESS)

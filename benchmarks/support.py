@@ -24,8 +24,8 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,11 +36,11 @@ from cloudbus.apis.client import Client
 from cloudbus.apis.management_node import QueryManagementNode
 from cloudbus.core.db import Database
 from cloudbus.core.ids import new_uuid
+from tests.support.cluster import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVER_CODE = "import sys; from cloudbus.apis.cli import main; sys.exit(main(['server']))"
 READY_TIMEOUT = 90.0
-POLL = 0.1
 TICKS = os.sysconf("SC_CLK_TCK")
 
 CallFn = Callable[[int], Awaitable[None]]
@@ -165,22 +165,6 @@ class Server:
             self.proc.wait(10)
 
 
-async def wait_until(
-    check: Callable[[], Awaitable[Any] | Any], what: Callable[[], str], timeout: float = READY_TIMEOUT
-) -> Any:
-    """Poll `check` every 0.1 s until it returns something truthy; TimeoutError saying `what()`."""
-    limit = time.monotonic() + timeout
-    while True:
-        found = check()
-        if asyncio.iscoroutine(found):
-            found = await found
-        if found:
-            return found
-        if time.monotonic() > limit:
-            raise TimeoutError(f"timed out after {timeout:.0f} s: {what()}")
-        await asyncio.sleep(POLL)
-
-
 async def running_nodes(client: Client) -> set[str]:
     reply = await client.request(QueryManagementNode(), timeout=10)
     return {n["uuid"] for n in reply.inventories or () if n["state"] == "Running"} if reply.success else set()
@@ -198,15 +182,21 @@ async def cluster(n: int, bus_url: str, db_url: str, namespace: str, workdir: Pa
 
     try:
         first = add()  # alone: it migrates the fresh database
-        ready = [await wait_until(first.ready, lambda: f"server0 ready:\n{first.tail()}")]
+        ready = [await wait_until(first.ready, READY_TIMEOUT, lambda: f"server0 ready:\n{first.tail()}")]
         for server in [add() for _ in range(n - 1)]:
-            ready.append(await wait_until(server.ready, lambda s=server: f"{s.log_path} ready:\n{s.tail()}"))
+            ready.append(
+                await wait_until(server.ready, READY_TIMEOUT, lambda s=server: f"{s.log_path} ready:\n{s.tail()}")
+            )
         nodes = {event["node"] for event in ready}
         async with Client(bus_url, namespace=namespace, timeout=60) as client:
             await wait_until(
-                lambda: _has(running_nodes(client), nodes), lambda: f"QueryManagementNode lists {n} Running"
+                lambda: _has(running_nodes(client), nodes),
+                READY_TIMEOUT,
+                lambda: f"QueryManagementNode lists {n} Running",
             )
-        await wait_until(lambda: all(s.ring() == nodes for s in servers), lambda: f"every ring lists the {n} nodes")
+        await wait_until(
+            lambda: all(s.ring() == nodes for s in servers), READY_TIMEOUT, lambda: f"every ring lists the {n} nodes"
+        )
         yield servers
     finally:
         await asyncio.gather(*(s.stop() for s in servers))
@@ -231,8 +221,6 @@ async def backing_servers(
 ) -> AsyncIterator[Backing]:
     """The broker and PostgreSQL named by the URLs, or private ones (stopped at the end) when a URL
     is empty; `rabbitmq`/`postgres` False when the run needs no broker / no PostgreSQL."""
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
     from tests.support.servers import existing_postgres, start_postgres, start_rabbitmq
 
     started = []
@@ -268,7 +256,7 @@ async def database(postgres: Any, prefix: str) -> AsyncIterator[str]:
 
 class Statements:
     """Statements sent on a `Database`'s engines, by verb (SELECT, INSERT, UPDATE, DELETE, other),
-    and transactions as BEGIN, while `counting` is True.
+    and transactions as BEGIN, inside `with counting():`.
 
     BEGIN is counted from SQLAlchemy's `begin` event, so it is the same whichever way the driver
     opens a transaction (a BEGIN statement on SQLite, none on asyncpg's cursor); a BEGIN statement
@@ -278,7 +266,7 @@ class Statements:
 
     def __init__(self, db: Database) -> None:
         self.counts: Counter[str] = Counter()
-        self.counting = False
+        self.on = False
         engines = {id(e): e for e in (db.writer, db.reader) if e is not None}.values()
         # the events fire on synchronous engines: an AsyncEngine's own, or the engine itself
         self.engines = [getattr(e, "sync_engine", e) for e in engines]
@@ -292,21 +280,21 @@ class Statements:
             event.remove(engine, "begin", self._begin)
 
     def _statement(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        if self.counting:
+        if self.on:
             verb = statement.lstrip().split(None, 1)[0].upper() if statement.strip() else ""
             if verb != "BEGIN":  # counted by _begin
                 self.counts[verb if verb in self.VERBS else "other"] += 1
 
     def _begin(self, _conn: Any) -> None:
-        if self.counting:
+        if self.on:
             self.counts["BEGIN"] += 1
 
-    def start(self) -> Counter[str]:
-        """Count from now; the returned Counter fills in until `stop()`."""
+    @contextmanager
+    def counting(self) -> Iterator[Counter[str]]:
+        """Count in the block; the Counter yielded holds the counts (and keeps them after it)."""
         self.counts = Counter()
-        self.counting = True
-        return self.counts
-
-    def stop(self) -> Counter[str]:
-        self.counting = False
-        return self.counts
+        self.on = True
+        try:
+            yield self.counts
+        finally:
+            self.on = False

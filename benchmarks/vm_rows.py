@@ -301,9 +301,8 @@ async def floor(db_url: str, model: Model, hosts: list[str], count: int, concurr
         uuids.append(rows["vm"]["uuid"])
 
     try:
-        counts = counter.start()
-        measured = await drive(one, count, concurrency)
-        counter.stop()
+        with counter.counting() as counts:
+            measured = await drive(one, count, concurrency)
     finally:
         counter.close()
         await db.close()

@@ -2,13 +2,17 @@
 
 Zone A: a loaded cloud (benchmarks/cloudload.py) of Running VMs with data volumes and several
 nics, plus API-made VMs in the other states (Stopped, Created, Destroyed, Running with a data
-volume). Zone B: a small cloud built through the API, two clusters of two hosts with VMs.
-- deleting a host, then a cluster of zone B stops their VMs, returns exactly their capacity
-  and host allocations, and leaves zone A's rows untouched;
-- DeleteZone of zone A (both modes), with VM operations racing it, leaves no row that names
-  anything of zone A, tells the hypervisor to destroy every VM that was on a host, and leaves
-  zone B's rows untouched;
-- after DeleteZone of zone B only the global rows are left.
+volume). Zone B: a small cloud built through the API, two clusters of two hosts with VMs. Steps
+carry 32 uuids, so every pair of zone A takes several messages. In both modes:
+- deleting a host, then a cluster of zone B stops exactly their VMs; deleting its primary
+  storage deletes the rest as a batch and gives their host all its capacity back;
+- deleting zone A's default L3 and another L3's IP range detaches those nics from every VM at
+  once and moves each default L3 to the VM's next nic;
+- DeleteZone of zone A, with VM operations racing it, leaves no row that names anything of
+  zone A and tells the hypervisor to destroy every VM that was on a host;
+- each step leaves the other zone's rows exactly as they were, and the cloud consistent
+  (tests/support/invariants.check_cloud, and host capacity = its host_allocation rows);
+- after DeleteZone of zone B only the zone-independent rows are left.
 """
 
 from __future__ import annotations

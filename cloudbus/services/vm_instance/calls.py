@@ -29,6 +29,10 @@ from cloudbus.core.messages import Reply
 
 log = get_logger(__name__)
 
+# nics whose IPs one ReturnIp of a batch frees: its DELETE binds each nic's uuid and IP uuid,
+# far below PostgreSQL's 32,767 bound parameters however many nics a VM of the batch has
+NICS_PER_RETURN = 5000
+
 
 class Calls:
     """Bound to a bus; every method raises the callee's error on failure."""
@@ -128,11 +132,13 @@ class Calls:
         if vm_uuids:
             await self.bus.call_ok(ReturnHostCapacity(ownerUuids=vm_uuids))
 
-    async def return_ips_of(self, nic_uuids: list[str], used_ip_uuids: list[str | None]) -> None:
-        """Free every IP recorded for these nics and these used IPs, in one message (idempotent)."""
-        used = [u for u in used_ip_uuids if u]
-        if nic_uuids or used:
-            await self.bus.call_ok(ReturnIp(vmNicUuids=nic_uuids, usedIpUuids=used))
+    async def return_ips_of(self, nics: list[dict[str, Any]]) -> None:
+        """Free the IPs of these nics, by nic and by recorded IP (idempotent): one message per
+        `NICS_PER_RETURN` nics, so its DELETE binds at most twice that many uuids."""
+        for start in range(0, len(nics), NICS_PER_RETURN):
+            part = nics[start : start + NICS_PER_RETURN]
+            used = [n["usedIpUuid"] for n in part if n["usedIpUuid"]]
+            await self.bus.call_ok(ReturnIp(vmNicUuids=[n["uuid"] for n in part], usedIpUuids=used))
 
     async def detach_volumes_of(self, vm_uuids: list[str]) -> None:
         """Detach the data volumes of each of these VMs (rows only)."""

@@ -96,7 +96,6 @@ class Teardown:
             await self.calls.hypervisor_quietly("destroy vms", host, "destroyVm", commands)
         await self.calls.quietly("return host capacity", self.calls.release_hosts_of(gone))
         nics = await store.nics_of(self.db, gone)
-        returned = self.calls.return_ips_of([n["uuid"] for n in nics], [n["usedIpUuid"] for n in nics])
-        await self.calls.quietly("release nic ips", returned)
+        await self.calls.quietly("release nic ips", self.calls.return_ips_of(nics))
         await self.calls.quietly("detach data volumes", self.calls.detach_volumes_of(gone))
         await store.delete_vms(self.db, gone)
