@@ -12,16 +12,20 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from sqlalchemy import select, update
 
 from cloudbus import inventory
 from cloudbus.apis.internal.host import AllocateHost
 from cloudbus.apis.internal.network import AllocateIp
+from cloudbus.apis.internal.storage import AllocatePrimaryStorage, SettlePrimaryStorageReservation
+from cloudbus.apis.internal.volume import CreateVmVolume
 from cloudbus.apis.vm_instance import CreateVmInstance, MigrateVm, StopVmInstance
 from cloudbus.apis.zone import CreateZone, UpdateZone
 from cloudbus.core.ids import new_uuid
 from cloudbus.inventory.host import host_allocation_table
 from cloudbus.inventory.management_node import api_record_table
+from cloudbus.inventory.primary_storage import primary_storage_reservation_table
 from cloudbus.services.journal import Journal
 from cloudbus.services.records import Records
 from cloudbus.testing import Cloud
@@ -129,7 +133,7 @@ async def test_a_create_cut_short_is_rolled_back_and_its_retry_says_so(cloud: Cl
     nic = vm["vmNics"][0]
     await cloud.node.bus.call_ok(AllocateIp(l3NetworkUuid=env["l3"]["uuid"], vmNicUuid=nic["uuid"]))
     assert (await vm_env.host(cloud, host["uuid"]))["availableCpuCapacity"] == 8 - vm["cpuNum"]
-    _, api_id = await _died_while(cloud, row, "create", partial=False)
+    _, api_id = await _died_while(cloud, row, "create")
 
     await _take_over(cloud)
 
@@ -146,6 +150,78 @@ async def test_a_create_cut_short_is_rolled_back_and_its_retry_says_so(cloud: Cl
     assert not retry.success and retry.error.code == "SYS.1012"
     assert "rolled back" in retry.error.details
     assert await cloud.query("QueryVmInstance") == []
+
+
+@pytest.mark.parametrize("settled", [False, True], ids=["reservation-open", "reservation-settled"])
+async def test_a_create_cut_short_after_its_volumes_gives_every_byte_back_once(cloud: Cloud, settled: bool) -> None:
+    # the dead node had reserved primary storage for the VM and created its root volume out of
+    # that reservation; then it died before settling it (or just after): either way the
+    # storage ends as it was before, with no volume and no reservation left
+    env = await _vm_cloud(cloud)
+    host, ps = env["hosts"][0], env["ps"]
+    await vm_env.create_vm(cloud, env)  # storage in use: a byte returned twice would show
+    vm = await vm_env.create_vm(cloud, env, strategy="JustCreate")
+    row = await _raw_vm(cloud, vm["uuid"])
+    before = await _ps_available(cloud, ps["uuid"])
+    await _set_vm(cloud, vm["uuid"], state="Starting")
+    volumes = [new_uuid()]
+    size = 3 << 30
+    await cloud.node.bus.call_ok(_reserve(vm, host, size))
+    await cloud.node.bus.call_ok(_root_volume(vm, ps["uuid"], host["uuid"], volumes[0], size))
+    if settled:
+        await cloud.node.bus.call_ok(SettlePrimaryStorageReservation(ownerUuid=vm["uuid"], giveBack=False))
+    assert await _ps_available(cloud, ps["uuid"]) == before - size
+    await _died_while(cloud, row, "create", volumeUuids=volumes)
+
+    await _take_over(cloud)
+
+    assert await cloud.query("QueryVmInstance", ("uuid", "=", vm["uuid"])) == []
+    assert await cloud.query("QueryVolume", ("uuid", "=", volumes[0])) == []
+    assert await _ps_available(cloud, ps["uuid"]) == before
+    assert await _reservations(cloud) == []
+
+
+async def test_a_volume_the_dead_node_asked_for_too_late_is_refused(cloud: Cloud) -> None:
+    # its creation was rolled back (the reservation given back) before the volume service got
+    # to it: nothing may be carved out of capacity already returned
+    env = await _vm_cloud(cloud)
+    host, ps = env["hosts"][0], env["ps"]
+    await vm_env.create_vm(cloud, env)
+    vm = await vm_env.create_vm(cloud, env, strategy="JustCreate")
+    before = await _ps_available(cloud, ps["uuid"])
+    await cloud.node.bus.call_ok(_reserve(vm, host, 1 << 30))
+    gave_back = await cloud.node.bus.call_ok(SettlePrimaryStorageReservation(ownerUuid=vm["uuid"], giveBack=True))
+    again = await cloud.node.bus.call_ok(SettlePrimaryStorageReservation(ownerUuid=vm["uuid"], giveBack=True))
+    assert (gave_back.get("settled"), again.get("settled")) == (True, False)
+
+    late = await cloud.node.bus.call(_root_volume(vm, ps["uuid"], host["uuid"], new_uuid(), 1 << 30))
+
+    assert not late.success and late.error.code == "PS.1004"
+    assert await cloud.query("QueryVolume", ("vmInstanceUuid", "=", vm["uuid"])) == []
+    assert await _ps_available(cloud, ps["uuid"]) == before
+
+
+def _reserve(vm: dict[str, Any], host: dict[str, Any], size: int) -> AllocatePrimaryStorage:
+    return AllocatePrimaryStorage(
+        size=size, clusterUuid=host["clusterUuid"], hostUuid=host["uuid"], ownerUuid=vm["uuid"]
+    )  # fmt: skip
+
+
+def _root_volume(vm: dict[str, Any], ps_uuid: str, host_uuid: str, uuid: str, size: int) -> CreateVmVolume:
+    return CreateVmVolume(
+        resourceUuid=uuid, vmInstanceUuid=vm["uuid"], type="Root", name="root", size=size,
+        primaryStorageUuid=ps_uuid, hostUuid=host_uuid, rootImageUuid=vm["imageUuid"], reservedBy=vm["uuid"],
+    )  # fmt: skip
+
+
+async def _ps_available(cloud: Cloud, uuid: str) -> int:
+    [ps] = await cloud.query("QueryPrimaryStorage", ("uuid", "=", uuid))
+    return int(ps["availableCapacity"])
+
+
+async def _reservations(cloud: Cloud) -> list[Any]:
+    async with cloud.db.read() as conn:
+        return list((await conn.execute(select(primary_storage_reservation_table))).all())
 
 
 async def test_a_stop_cut_short_is_finished_and_its_retry_gets_the_stopped_vm(cloud: Cloud) -> None:

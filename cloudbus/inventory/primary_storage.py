@@ -7,10 +7,14 @@
 - `local_storage_host_ref`: a local primary storage's capacity on each host
   (LocalStorageHostRefInventory); the primary storage's totals are the sums of its rows.
   A host's rows are a cascade child of the host (`LocalStorageHostRef`, resolved by the
-  primary-storage service) so that deleting a host also takes its share off the totals.
+  primary-storage service) so that deleting a host also takes its share off the totals;
+- `primary_storage_reservation`: capacity reserved for an owner (a VM being created) and not
+  yet carved into its volumes. Written in the transaction that takes the capacity, so
+  settling it ("keep it, the volumes hold it now" or "give it back") is exact and idempotent
+  whoever asks, however far a dead node got.
 """
 
-from sqlalchemy import Column, ForeignKey, String, Table
+from sqlalchemy import BigInteger, Column, ForeignKey, String, Table
 
 from cloudbus.inventory.declarations import Inventory, Join, ListField, Via, register
 from cloudbus.inventory.schema import Bytes, UtcDateTime, common_columns, metadata, uuid_column
@@ -51,6 +55,18 @@ local_storage_host_ref_table = Table(
     Column("availablePhysicalCapacity", Bytes, nullable=False),
     Column("createDate", UtcDateTime(), nullable=False),
     Column("lastOpDate", UtcDateTime(), nullable=False),
+)
+
+primary_storage_reservation_table = Table(
+    "primary_storage_reservation",
+    metadata,
+    Column("ownerUuid", String(32), primary_key=True),
+    uuid_column(
+        "primaryStorageUuid", ForeignKey("primary_storage.uuid", ondelete="CASCADE"), nullable=False, index=True
+    ),
+    Column("hostUuid", String(32)),  # local storage: the host whose share it came from
+    Column("size", BigInteger, nullable=False),
+    Column("createDate", UtcDateTime(), nullable=False),
 )
 
 PRIMARY_STORAGE = register(

@@ -19,7 +19,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from cloudbus import inventory
-from cloudbus.apis.internal.storage import AllocatePrimaryStorage, InstantiateVolume
+from cloudbus.apis.internal.storage import AllocatePrimaryStorage, DeleteVolumeBits, InstantiateVolume
 from cloudbus.apis.internal.volume import CreateVmVolume, DetachVmVolumes, ExpungeVolumes
 from cloudbus.apis.volume import (
     ChangeVolumeState,
@@ -52,10 +52,10 @@ class VolumeService(AttachHandlers, SnapshotHandlers):
 
     @handles(CreateVmVolume, chain=False)
     async def create_vm_volume(self, msg: CreateVmVolume) -> dict[str, Any]:
-        """Row Creating -> bits on the given PS (capacity already reserved by the VM flow) -> Ready.
+        """Row Creating -> bits on the given PS (carved out of the VM flow's reservation) -> Ready.
 
-        On failure the row is removed and nothing is returned to the PS: the caller owns
-        the reservation until this succeeds.
+        On failure the row is removed and nothing is returned to the PS: the reservation
+        stays the caller's to settle.
         """
         uuid = msg.resourceUuid or new_uuid()
         async with self.db.tx() as conn:
@@ -91,16 +91,27 @@ class VolumeService(AttachHandlers, SnapshotHandlers):
                     size=msg.size,
                     hostUuid=msg.hostUuid,
                     imageUuid=msg.rootImageUuid,
+                    reservedBy=msg.reservedBy,
                 )
             )
         except errors.CloudBusError:
             await self.drop_rows([uuid])
             raise
+        path = reply.get("installPath")
         async with self.db.tx() as conn:
-            await set_fields(
-                conn, VOLUME, uuid, status="Ready", installPath=reply.get("installPath"), actualSize=reply.get("size")
+            done = await conn.execute(
+                update(VOLUME.table)
+                .where(VOLUME.key == uuid)
+                .values(status="Ready", installPath=path, actualSize=reply.get("size"), lastOpDate=utcnow())
             )
-            return await load(conn, VOLUME, uuid)
+            if done.rowcount == 1:
+                return await load(conn, VOLUME, uuid)
+        # expunged meanwhile (its VM's creation was rolled back by a successor): the bits go too
+        bits = DeleteVolumeBits(
+            primaryStorageUuid=msg.primaryStorageUuid, volumeUuid=uuid, installPath=path, hostUuid=msg.hostUuid
+        )
+        await self.call(bits)
+        raise errors.operation_error(f"volume[uuid:{uuid}] was expunged while it was being created")
 
     @handles(ExpungeVolumes, chain=False)
     async def expunge_volumes(self, msg: ExpungeVolumes) -> Reply:

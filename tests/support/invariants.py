@@ -15,7 +15,8 @@ Meant for a quiet cloud (no operation running); each violation is one readable s
   instantiation to expunge, nothing else holds capacity once no operation runs):
   `totalCapacity - availableCapacity == Σ size` of its instantiated volumes, minus what the
   storage was added with already used (`ps_used_offset`, 0 unless given); for local storage the
-  same per host share, and the storage's totals are the sums of its host shares.
+  same per host share, and the storage's totals are the sums of its host shares; no
+  reservation is left open (each is settled when the VM creation that made it ends).
 """
 
 from __future__ import annotations
@@ -29,7 +30,11 @@ from sqlalchemy import Table, select
 from cloudbus.core.db import Database
 from cloudbus.inventory.host import host_table
 from cloudbus.inventory.ip_range import used_ip_table
-from cloudbus.inventory.primary_storage import local_storage_host_ref_table, primary_storage_table
+from cloudbus.inventory.primary_storage import (
+    local_storage_host_ref_table,
+    primary_storage_reservation_table,
+    primary_storage_table,
+)
 from cloudbus.inventory.vm_instance import vm_instance_table, vm_nic_table
 from cloudbus.inventory.volume import volume_table
 from cloudbus.services.vm_instance.states import INTERMEDIATE
@@ -46,6 +51,7 @@ TABLES: dict[str, Table] = {
     "volume": volume_table,
     "ps": primary_storage_table,
     "ps_host": local_storage_host_ref_table,
+    "ps_reservation": primary_storage_reservation_table,
 }
 
 Rows = dict[str, list[dict[str, Any]]]
@@ -186,7 +192,10 @@ def primary_storage(rows: Rows, offsets: Mapping[str, int]) -> list[str]:
             held[(vol["primaryStorageUuid"], None)] += vol["size"]
             if local:
                 held[(vol["primaryStorageUuid"], local)] += vol["size"]
-    out = []
+    out = [
+        f"primary storage {r['primaryStorageUuid']}: reservation of {r['size']} bytes by {r['ownerUuid']} left open"
+        for r in rows["ps_reservation"]
+    ]
     for ps in rows["ps"]:
         if ps["type"] == LOCAL_STORAGE:
             out += _local_storage(ps, rows["ps_host"], held)

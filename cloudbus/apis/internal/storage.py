@@ -9,6 +9,7 @@ from cloudbus.core.errors import register
 from cloudbus.core.messages import Message
 
 NO_PRIMARY_STORAGE = register("PS.1000", "No primary storage with enough space")
+RESERVATION_CLOSED = register("PS.1004", "The primary-storage reservation was already settled")
 
 
 class _PrimaryStorage(Concerns):
@@ -23,13 +24,27 @@ class AllocatePrimaryStorage(_PrimaryStorage, Message):
     """Reserve `size` bytes on an Enabled+Connected primary storage attached to `clusterUuid`.
 
     Local storage reserves on `hostUuid`'s share. Reply: `primaryStorageUuid`.
-    Fails with PS.1000 (nothing reserved) when none has room.
+    Fails with PS.1000 (nothing reserved) when none has room. With `ownerUuid` the
+    reservation is recorded as that owner's (one per owner), in the same transaction, for
+    SettlePrimaryStorageReservation to close.
     """
 
     size: int
     clusterUuid: str
     hostUuid: str | None = None
     primaryStorageUuid: str | None = None
+    ownerUuid: str | None = None
+
+
+class SettlePrimaryStorageReservation(_PrimaryStorage, Message):
+    """Close `ownerUuid`'s reservation: drop its record and, with `giveBack`, return its bytes.
+
+    Without `giveBack` the bytes stay used: the owner's volumes hold them now. Idempotent:
+    reply `settled` says whether a reservation was still open (False: nothing was done).
+    """
+
+    ownerUuid: str
+    giveBack: bool
 
 
 class ReturnPrimaryStorageCapacity(_PrimaryStorage, Message):
@@ -41,7 +56,9 @@ class ReturnPrimaryStorageCapacity(_PrimaryStorage, Message):
 class InstantiateVolume(_PrimaryStorage, Message):
     """Create a volume's bits on its primary storage (from `imageUuid` for root volumes).
 
-    Reply: `installPath`.
+    Reply: `installPath`. With `reservedBy`, refused (PS.1004, nothing created) unless that
+    owner's reservation is still open: the late call of a node that died, after its work was
+    rolled back, must not carve a volume out of capacity already given back.
     """
 
     primaryStorageUuid: str
@@ -50,6 +67,7 @@ class InstantiateVolume(_PrimaryStorage, Message):
     hostUuid: str | None = None
     imageUuid: str | None = None
     format: str = "qcow2"
+    reservedBy: str | None = None
 
 
 class DeleteVolumeBits(_PrimaryStorage, Message):

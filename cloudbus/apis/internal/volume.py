@@ -18,9 +18,11 @@ class CreateVmVolume(_Volume, Message):
     """Create (row + bits on `primaryStorageUuid`) a Root or Data volume of a VM.
 
     Reply: `inventory` (the VolumeInventory, status Ready, attached to the VM).
-    No capacity is reserved here (the VM flow reserved it); from success on the volume
-    owns `size` bytes of it, returned by ExpungeVolumes. On failure nothing is left and
-    nothing is returned (the caller still owns its reservation).
+    No capacity is reserved here: the VM flow reserved it as `reservedBy` (the VM) and the
+    volume is carved out of that reservation, which must still be open. Once the flow
+    settles the reservation keeping its bytes, the volume holds its `size`, returned by
+    ExpungeVolumes; until then, expunging it with `returnCapacity=False` and giving the
+    reservation back returns everything exactly once. On failure nothing is left.
     """
 
     vmInstanceUuid: str
@@ -33,6 +35,7 @@ class CreateVmVolume(_Volume, Message):
     diskOfferingUuid: str | None = None
     deviceId: int = 0
     resourceUuid: str | None = None
+    reservedBy: str | None = None
 
 
 class ExpungeVolumes(_Volume, Message):
@@ -40,7 +43,7 @@ class ExpungeVolumes(_Volume, Message):
 
     `keepBits=True` only drops the rows (the DBOnly policy of a deleted primary storage).
     An instantiated volume holds primary-storage capacity for its `size` (CreateVmVolume
-    hands the VM flow's reservation over to the volume); expunging returns it unless
+    carves it out of the VM flow's reservation); expunging returns it unless
     `returnCapacity=False`. Reply: `volumeUuids` (those removed).
     """
 

@@ -4,7 +4,9 @@ Every change is a single guarded UPDATE (`available = available - :x WHERE avail
 checked by rowcount, never a read-modify-write across awaits, so reservations stay exact
 under concurrency on SQLite and PostgreSQL alike. Local storage keeps each host's share in
 `local_storage_host_ref`; a reservation there takes from the host's share AND the primary
-storage's totals in one transaction.
+storage's totals in one transaction. A reservation made for an owner is also recorded in
+`primary_storage_reservation`, in that same transaction, and settled by deleting the record
+first: only the transaction that deleted it gives the bytes back, so settling is idempotent.
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ from sqlalchemy import case, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from cloudbus.core import errors
 from cloudbus.core.ids import utcnow
 from cloudbus.inventory.primary_storage import local_storage_host_ref_table as host_ref
+from cloudbus.inventory.primary_storage import primary_storage_reservation_table as reservation
 from cloudbus.inventory.primary_storage import primary_storage_table as ps_table
 
 
@@ -45,6 +49,36 @@ async def reserve(conn: AsyncConnection, ps_uuid: str, size: int, host_uuid: str
     )
     if taken.rowcount != 1:
         raise NoRoom
+
+
+async def record_reservation(
+    conn: AsyncConnection, owner_uuid: str, ps_uuid: str, size: int, host_uuid: str | None
+) -> None:
+    """Record what `reserve` just took as `owner_uuid`'s (one open reservation per owner: a
+    second one fails, and the caller's transaction rolls back with what it reserved)."""
+    values = {"ownerUuid": owner_uuid, "primaryStorageUuid": ps_uuid, "hostUuid": host_uuid, "size": size}
+    try:
+        async with conn.begin_nested():
+            await conn.execute(insert(reservation).values(**values, createDate=utcnow()))
+    except IntegrityError:
+        raise errors.operation_error(f"owner[uuid:{owner_uuid}] already holds a primary-storage reservation") from None
+
+
+async def is_open(conn: AsyncConnection, owner_uuid: str) -> bool:
+    found = await conn.scalar(select(reservation.c.ownerUuid).where(reservation.c.ownerUuid == owner_uuid))
+    return found is not None
+
+
+async def settle(conn: AsyncConnection, owner_uuid: str, *, give_back_bytes: bool) -> bool:
+    """Close `owner_uuid`'s reservation, returning its bytes when asked; False if none is open."""
+    # whoever deletes the record gives its bytes back, so a concurrent settle does nothing
+    gone = delete(reservation).where(reservation.c.ownerUuid == owner_uuid)
+    row = (await conn.execute(gone.returning(*reservation.c))).mappings().first()
+    if row is None:
+        return False
+    if give_back_bytes:
+        await give_back(conn, row["primaryStorageUuid"], row["size"], row["hostUuid"])
+    return True
 
 
 def _give_back(available: Any, total: Any, size: int) -> Any:

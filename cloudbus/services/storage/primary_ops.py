@@ -1,8 +1,8 @@
 """The primary-storage service's internal contracts (cloudbus/apis/internal/storage.py).
 
-AllocatePrimaryStorage / ReturnPrimaryStorageCapacity keep capacity exact under
-concurrency (see `capacity`); InstantiateVolume, DeleteVolumeBits and SnapshotCommand
-forward to the storage driver, bounded by the node's driver timeout.
+AllocatePrimaryStorage / ReturnPrimaryStorageCapacity / SettlePrimaryStorageReservation keep
+capacity exact under concurrency and node deaths (see `capacity`); InstantiateVolume,
+DeleteVolumeBits and SnapshotCommand forward to the storage driver, bounded by the node's driver timeout.
 
 Local storage: a volume lives on one host, so AllocatePrimaryStorage and
 ReturnPrimaryStorageCapacity need `hostUuid` for it; the host's share is created on
@@ -17,10 +17,12 @@ from sqlalchemy import select
 
 from cloudbus.apis.internal.storage import (
     NO_PRIMARY_STORAGE,
+    RESERVATION_CLOSED,
     AllocatePrimaryStorage,
     DeleteVolumeBits,
     InstantiateVolume,
     ReturnPrimaryStorageCapacity,
+    SettlePrimaryStorageReservation,
     SnapshotCommand,
 )
 from cloudbus.core import errors
@@ -108,6 +110,8 @@ class PrimaryStorageOps:
                     await capacity.reserve(conn, ps["uuid"], msg.size, None)
                 except capacity.NoRoom:
                     continue
+                if msg.ownerUuid is not None:
+                    await capacity.record_reservation(conn, msg.ownerUuid, ps["uuid"], msg.size, None)
                 return Reply(primaryStorageUuid=ps["uuid"], hostUuid=None)
         for ps in local:
             host_uuid = msg.hostUuid if ps["type"] == LOCAL else None
@@ -116,6 +120,8 @@ class PrimaryStorageOps:
             try:
                 async with self.db.tx() as conn:
                     await capacity.reserve(conn, ps["uuid"], msg.size, host_uuid)
+                    if msg.ownerUuid is not None:
+                        await capacity.record_reservation(conn, msg.ownerUuid, ps["uuid"], msg.size, host_uuid)
             except capacity.NoRoom:
                 continue
             return Reply(primaryStorageUuid=ps["uuid"], hostUuid=host_uuid)
@@ -150,6 +156,11 @@ class PrimaryStorageOps:
                 )
             await capacity.give_back(conn, ps["uuid"], msg.size, msg.hostUuid if ps["type"] == LOCAL else None)
 
+    @handles(SettlePrimaryStorageReservation, chain=False)
+    async def settle_reservation(self, msg: SettlePrimaryStorageReservation) -> Reply:
+        async with self.db.tx() as conn:
+            return Reply(settled=await capacity.settle(conn, msg.ownerUuid, give_back_bytes=msg.giveBack))
+
     async def _load_ps(self, uuid: str) -> dict[str, Any]:
         async with self.db.read() as conn:
             return await load_row(conn, PRIMARY_STORAGE, uuid)
@@ -159,6 +170,15 @@ class PrimaryStorageOps:
         ps = await self._load_ps(msg.primaryStorageUuid)
         if ps["type"] == LOCAL and msg.hostUuid is None:
             raise errors.invalid_argument(f"volume[uuid:{msg.volumeUuid}] on local storage needs a hostUuid")
+        if msg.reservedBy is not None:
+            async with self.db.read() as conn:
+                still_open = await capacity.is_open(conn, msg.reservedBy)
+            if not still_open:
+                raise errors.fail(
+                    RESERVATION_CLOSED,
+                    f"volume[uuid:{msg.volumeUuid}] is carved out of the reservation of owner[uuid:{msg.reservedBy}], "
+                    "which was already settled",
+                )
         path = await self.driver(
             ps, "instantiate_volume", msg.volumeUuid, msg.size, msg.hostUuid, msg.imageUuid, msg.format
         )

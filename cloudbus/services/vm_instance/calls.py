@@ -19,8 +19,8 @@ from cloudbus.apis.internal.host import (
 from cloudbus.apis.internal.network import AllocateIp, ReturnIp
 from cloudbus.apis.internal.storage import (
     AllocatePrimaryStorage,
-    ReturnPrimaryStorageCapacity,
     SelectBackupStorage,
+    SettlePrimaryStorageReservation,
 )
 from cloudbus.apis.internal.volume import CreateVmVolume, DetachVmVolumes, ExpungeVolumes
 from cloudbus.core import errors
@@ -68,23 +68,27 @@ class Calls:
     async def select_backup_storage(self, image_uuid: str, zone_uuid: str | None) -> Reply:
         return await self.bus.call_ok(SelectBackupStorage(imageUuid=image_uuid, zoneUuid=zone_uuid))
 
-    async def allocate_primary_storage(self, size: int, cluster_uuid: str, host_uuid: str | None) -> str:
-        reply = await self.bus.call_ok(AllocatePrimaryStorage(size=size, clusterUuid=cluster_uuid, hostUuid=host_uuid))
+    async def reserve_primary_storage(self, owner: str, size: int, cluster_uuid: str, host_uuid: str | None) -> str:
+        """Reserve `size` bytes as `owner`'s; settle_primary_storage closes it."""
+        reply = await self.bus.call_ok(
+            AllocatePrimaryStorage(size=size, clusterUuid=cluster_uuid, hostUuid=host_uuid, ownerUuid=owner)
+        )
         return str(reply.get("primaryStorageUuid"))
 
-    async def return_primary_storage(self, ps_uuid: str, size: int, host_uuid: str | None) -> None:
-        if size > 0:
-            await self.bus.call_ok(
-                ReturnPrimaryStorageCapacity(primaryStorageUuid=ps_uuid, size=size, hostUuid=host_uuid)
-            )
+    async def settle_primary_storage(self, owner_uuid: str, *, give_back: bool) -> bool:
+        """Close `owner_uuid`'s reservation (idempotent); True if it was still open."""
+        reply = await self.bus.call_ok(SettlePrimaryStorageReservation(ownerUuid=owner_uuid, giveBack=give_back))
+        return bool(reply.get("settled"))
 
     async def create_volume(self, **fields: Any) -> dict[str, Any]:
         reply = await self.bus.call_ok(CreateVmVolume(**fields))
         return dict(reply.inventory or {})
 
-    async def expunge_volumes(self, uuids: list[str], *, keep_bits: bool = False) -> None:
+    async def expunge_volumes(self, uuids: list[str], *, keep_bits: bool = False, return_capacity: bool = True) -> None:
         if uuids:
-            await self.bus.call_ok(ExpungeVolumes(volumeUuids=uuids, keepBits=keep_bits))
+            await self.bus.call_ok(
+                ExpungeVolumes(volumeUuids=uuids, keepBits=keep_bits, returnCapacity=return_capacity)
+            )
 
     async def detach_volumes(self, vm_uuid: str) -> None:
         await self.bus.call_ok(DetachVmVolumes(vmInstanceUuid=vm_uuid))

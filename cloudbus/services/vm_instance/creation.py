@@ -7,6 +7,13 @@ Steps that have nothing to do are skipped (a stopped VM already has its volumes;
 that kept its IP needs none). Every step undoes itself when a later one fails, so host
 capacity, primary-storage capacity, volumes and IPs all come back; the caller restores
 the VM row (or removes it, for a create).
+
+Primary storage is reserved as the VM's (a record the storage service keeps) and the
+volumes are carved out of it; once they all exist the reservation is settled keeping its
+bytes, and from then on each volume holds its own. Undoing asks the storage service to give
+the reservation back and learns whether it was still open: if so it covered the volumes
+too, which then go without returning anything, so every byte comes back exactly once,
+here or in a successor's takeover (recovery.py), whichever messages were lost.
 """
 
 from __future__ import annotations
@@ -19,14 +26,10 @@ from sqlalchemy import select
 
 from cloudbus import inventory
 from cloudbus.core.db import Database
+from cloudbus.core.ids import new_uuid
 from cloudbus.core.workflow import FlowChain, Step
-from cloudbus.services.journal import Journal
 from cloudbus.services.vm_instance import store
 from cloudbus.services.vm_instance.calls import Calls
-
-# The volume service owns a volume's primary-storage capacity once it has created it
-# (ExpungeVolumes gives it back); a failed create only returns what no volume took over.
-VOLUMES_OWN_CAPACITY = True
 
 
 @dataclass
@@ -44,7 +47,9 @@ class Instantiation:
     db: Database
     calls: Calls
     vm: dict[str, Any]
-    journal: Journal  # the operation's journal: what a successor needs to roll this run back
+    # the uuids this run's volumes get (root first), journaled before it starts, so a
+    # successor rolling it back removes exactly these (recovery.py)
+    volume_uuids: list[str]
     nics: list[dict[str, Any]]  # the VM's nic rows; IPs allocated by this run are filled in here
     hints: dict[str, str | None] = field(default_factory=dict)
     stop_after: bool = False  # CreateStopped: start, then cold-stop
@@ -52,7 +57,7 @@ class Instantiation:
     image_size: int = 0
     disk_sizes: list[tuple[str, int]] = field(default_factory=list)
     ps_uuid: str | None = None
-    ps_reserved: int = 0
+    reservation_open: bool = False  # False once settled, or never made
     volumes: list[dict[str, Any]] = field(default_factory=list)
     allocated_ips: list[tuple[str, str]] = field(default_factory=list)  # (nicUuid, usedIpUuid)
     started: bool = False
@@ -69,7 +74,7 @@ class Instantiation:
             chain.then("select-backup-storage", self.select_backup_storage)
         chain.then("allocate-host", self.allocate_host, self.return_host)
         if self.needs_volumes:
-            chain.then("allocate-primary-storage", self.allocate_primary_storage, self.return_primary_storage)
+            chain.then("allocate-primary-storage", self.allocate_primary_storage, self.give_back_reservation)
             chain.then("create-volumes", _atomic(self.create_volumes, self.expunge_volumes), self.expunge_volumes)
         chain.then("allocate-ips", _atomic(self.allocate_ips, self.return_ips), self.return_ips)
         chain.then("start-vm", self.start_vm, self.destroy_vm)
@@ -110,20 +115,18 @@ class Instantiation:
         await self.calls.release_hosts(self.vm["uuid"], self.vm.get("hostUuid"))
 
     async def allocate_primary_storage(self, _: dict[str, Any]) -> None:
-        size = self.disk_size()
-        self.ps_uuid = await self.calls.allocate_primary_storage(
-            size, str(self.placement.clusterUuid), self.placement.hostUuid
+        self.ps_uuid = await self.calls.reserve_primary_storage(
+            self.vm["uuid"], self.disk_size(), str(self.placement.clusterUuid), self.placement.hostUuid
         )
-        self.ps_reserved = size
-        await self._remember_storage()
+        self.reservation_open = True
 
-    async def _remember_storage(self) -> None:
-        held = {"uuid": self.ps_uuid, "reserved": self.ps_reserved, "hostUuid": self.placement.hostUuid}
-        await self.journal.save(primaryStorage=held if self.ps_reserved > 0 else None)
-
-    async def return_primary_storage(self, _: dict[str, Any]) -> None:
-        if self.ps_uuid:
-            await self.calls.return_primary_storage(self.ps_uuid, self.ps_reserved, self.placement.hostUuid)
+    async def give_back_reservation(self, _: dict[str, Any] | None = None) -> bool:
+        """Give the reservation back if it is open; True if it was (it covered the volumes)."""
+        if not self.reservation_open:
+            return False
+        was_open = await self.calls.settle_primary_storage(self.vm["uuid"], give_back=True)
+        self.reservation_open = False
+        return was_open
 
     async def create_volumes(self, _: dict[str, Any]) -> None:
         vm = self.vm
@@ -140,20 +143,22 @@ class Instantiation:
                 {"type": "Data", "name": f"DATA-for-{vm['name']}", "size": size, "diskOfferingUuid": offering}
                 | {"deviceId": device}
             )
-        for spec in specs:
+        for uuid, spec in zip(self.volume_uuids, specs, strict=False):
             volume = await self.calls.create_volume(
+                resourceUuid=uuid,
                 vmInstanceUuid=vm["uuid"],
                 primaryStorageUuid=self.ps_uuid,
                 hostUuid=self.placement.hostUuid,
+                reservedBy=vm["uuid"],
                 **spec,
             )
             self.volumes.append(volume)
-            if VOLUMES_OWN_CAPACITY:
-                self.ps_reserved -= spec["size"]
-                await self._remember_storage()
+        await self.calls.settle_primary_storage(vm["uuid"], give_back=False)
+        self.reservation_open = False
 
     async def expunge_volumes(self, _: dict[str, Any]) -> None:
-        await self.calls.expunge_volumes([v["uuid"] for v in self.volumes])
+        covered = await self.give_back_reservation()
+        await self.calls.expunge_volumes([v["uuid"] for v in self.volumes], return_capacity=not covered)
 
     async def allocate_ips(self, _: dict[str, Any]) -> None:
         # the nic rows get their IPs when the run settles (Lifecycle.instantiate); until then a
@@ -262,6 +267,13 @@ async def root_volume_storage(db: Database, vm: dict[str, Any]) -> tuple[str | N
     if row is None:
         return None, None
     return row[0], (row[1] if host is not None else None)
+
+
+def planned_volumes(vm: dict[str, Any]) -> list[str]:
+    """Uuids for the volumes instantiating `vm` may create: its root and each pending data disk."""
+    if vm.get("rootVolumeUuid"):
+        return []
+    return [new_uuid() for _ in range(1 + len(store.pending_disks(vm)))]
 
 
 def encode_disks(offering_uuids: list[str] | None) -> str | None:

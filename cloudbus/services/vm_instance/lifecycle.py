@@ -25,7 +25,7 @@ from cloudbus.inventory.host import HOST
 from cloudbus.services.journal import Journal
 from cloudbus.services.vm_instance import store
 from cloudbus.services.vm_instance.calls import Calls
-from cloudbus.services.vm_instance.creation import Instantiation, encode_disks, root_volume_storage
+from cloudbus.services.vm_instance.creation import Instantiation, encode_disks, planned_volumes, root_volume_storage
 from cloudbus.services.vm_instance.states import check_allowed
 
 
@@ -118,11 +118,12 @@ class Lifecycle:
             **sizing,
         }
         async with chains.run_in(f"vmInstance-{uuid}"):
-            journal, nics = await self._insert(row, l3s)
+            volumes = planned_volumes(row) if msg.strategy != "JustCreate" else []
+            journal, nics = await self._insert(row, l3s, volumes)
             try:
                 if msg.strategy != "JustCreate":
                     hints = {"zoneUuid": msg.zoneUuid, "clusterUuid": msg.clusterUuid, "hostUuid": msg.hostUuid}
-                    await self.instantiate(row, hints, journal, nics, stop_after=msg.strategy == "CreateStopped")
+                    await self.instantiate(row, hints, volumes, nics, stop_after=msg.strategy == "CreateStopped")
             except BaseException:
                 await store.delete_vm(self.db, uuid)
                 await journal.close()
@@ -130,14 +131,16 @@ class Lifecycle:
             await journal.close()
             return await store.inventory(self.db, uuid)
 
-    async def _insert(self, row: dict[str, Any], l3s: list[str]) -> tuple[Journal, list[dict[str, Any]]]:
+    async def _insert(
+        self, row: dict[str, Any], l3s: list[str], volumes: list[str]
+    ) -> tuple[Journal, list[dict[str, Any]]]:
         """The VM row, its nics and the create's journal, in one transaction: a successor finds
         either all of them or none."""
         for _ in range(store.MAC_ATTEMPTS):
             nics = [store.nic_row(row, l3, device) for device, l3 in enumerate(l3s)]
             try:
                 async with self.db.tx() as conn:
-                    journal = await self._journal(row, "create", conn=conn)
+                    journal = await self._journal(row, "create", conn=conn, volumeUuids=volumes)
                     await conn.execute(insert(store.VM).values(row))
                     await conn.execute(insert(store.NIC), nics)
                 return journal, nics
@@ -153,7 +156,7 @@ class Lifecycle:
         self,
         vm: dict[str, Any],
         hints: dict[str, Any],
-        journal: Journal,
+        volumes: list[str],
         nics: list[dict[str, Any]] | None = None,
         *,
         stop_after: bool = False,
@@ -162,7 +165,7 @@ class Lifecycle:
         (IPs, hypervisor type) in one write."""
         if nics is None:
             nics = await store.nics(self.db, vm["uuid"])
-        run = Instantiation(self.db, self.calls, vm, journal, nics, hints, stop_after=stop_after)
+        run = Instantiation(self.db, self.calls, vm, volumes, nics, hints, stop_after=stop_after)
         await run.run()
         async with self.db.tx() as conn:
             await conn.execute(
@@ -182,11 +185,13 @@ class Lifecycle:
         if vm["state"] == "Running":
             return await store.inventory(self.db, msg.uuid)
         nics = await store.nics(self.db, msg.uuid)
-        journal = await self._journal(vm, "start", nicsWithoutIp=[n["uuid"] for n in nics if not n["usedIpUuid"]])
+        volumes = planned_volumes(vm)
+        without_ip = [n["uuid"] for n in nics if not n["usedIpUuid"]]
+        journal = await self._journal(vm, "start", nicsWithoutIp=without_ip, volumeUuids=volumes)
         saved = await store.change(self.db, msg.uuid, state="Starting")
         hints = {"clusterUuid": msg.clusterUuid, "hostUuid": msg.hostUuid}
         try:
-            await self.instantiate(vm, hints, journal, nics)
+            await self.instantiate(vm, hints, volumes, nics)
         except BaseException:
             await saved.restore(self.db)
             await journal.close()

@@ -14,9 +14,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
-
-from cloudbus import inventory
 from cloudbus.core import errors
 from cloudbus.core.messages import Reply
 from cloudbus.services.vm_instance import store
@@ -88,16 +85,12 @@ class Recovery:
         for nic in nics:
             if nic["uuid"] in fresh:
                 await store.set_nic(self.db, nic["uuid"], **store.NO_IP)
-        if create:
-            volume = inventory.get("Volume").table
-            async with self.db.read() as conn:
-                uuids = list(
-                    (await conn.execute(select(volume.c.uuid).where(volume.c.vmInstanceUuid == vm["uuid"]))).scalars()
-                )
-            await self.calls.expunge_volumes(uuids)
-        ps = state.get("primaryStorage")
-        if ps:
-            await self.calls.return_primary_storage(ps["uuid"], int(ps["reserved"]), ps.get("hostUuid"))
+        volumes = state.get("volumeUuids") or []
+        if volumes:
+            # settled first: a late volume of the dead node is refused from here on, and the
+            # answer says whether the reservation still covered the volumes (creation.py)
+            covered = await self.calls.settle_primary_storage(vm["uuid"], give_back=True)
+            await self.calls.expunge_volumes(volumes, return_capacity=not covered)
 
     async def _reload(self, uuid: str) -> dict[str, Any] | None:
         try:
