@@ -91,6 +91,16 @@ class InlineConnection:
             yield
 
 
+def upsert_into(dialect: str, table: Any) -> Any:
+    """INSERT for `table` in the named dialect, with `on_conflict_do_*` (PostgreSQL and SQLite
+    share that API, not a class)."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table)
+
+
 def _buffered(result: Result[Any]) -> Result[Any]:
     # a query's rows are read now, as an AsyncConnection does; DML keeps its rowcount
     context = result.context  # type: ignore[attr-defined]

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cloudbus.core import errors
@@ -32,14 +33,31 @@ async def load(conn: AsyncConnection, inv: Inventory, uuid: str) -> dict[str, An
 
 async def load_row(conn: AsyncConnection, inv: Inventory, uuid: str) -> dict[str, Any]:
     """The resource's raw row (hidden columns included, dates as datetimes), or SYS.1003."""
-    row = (await conn.execute(select(inv.table).where(inv.key == uuid))).mappings().first()
+    row = (await conn.execute(row_by_key(inv.table), {"key": uuid})).mappings().first()
     if row is None:
         raise missing(inv, uuid)
     return dict(row)
 
 
-async def set_fields(conn: AsyncConnection, inv: Inventory, uuid: str, **values: Any) -> None:
-    await conn.execute(update(inv.table).where(inv.key == uuid).values(lastOpDate=utcnow(), **values))
+async def set_fields(conn: AsyncConnection, inv: Inventory, uuid: str, **values: Any) -> Any:
+    """UPDATE the given columns (and lastOpDate) of one resource; the result tells the rowcount."""
+    return await conn.execute(update_by_key(inv.table), {"lastOpDate": utcnow(), **values, "key_": uuid})
+
+
+# Statements built once per table: building and cache-keying a statement costs several
+# times what running it does on SQLite (docs/performance.md).
+@functools.cache
+def row_by_key(table: Table) -> Any:
+    """SELECT the whole row whose primary key is :key."""
+    [key] = table.primary_key.columns
+    return select(table).where(key == bindparam("key"))
+
+
+@functools.cache
+def update_by_key(table: Table) -> Any:
+    """UPDATE the row whose primary key is :key_, setting the columns the parameters name."""
+    [key] = table.primary_key.columns
+    return update(table).where(key == bindparam("key_"))
 
 
 def changes(msg: Any, *names: str) -> dict[str, Any]:

@@ -12,18 +12,17 @@ allocations on a shared key, so creations on different hosts run in parallel.
 
 from __future__ import annotations
 
+import functools
 import random
 from typing import Any
 
-from sqlalchemy import Select, case, delete, exists, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Select, bindparam, case, delete, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cloudbus import inventory
 from cloudbus.apis.internal.host import NO_AVAILABLE_HOST, AllocateHost
 from cloudbus.core import errors
-from cloudbus.core.db import Database
+from cloudbus.core.db import Database, upsert_into
 from cloudbus.inventory.cluster import CLUSTER
 from cloudbus.inventory.host import HOST
 from cloudbus.inventory.host import host_allocation_table as ALLOCATION
@@ -35,8 +34,28 @@ def _attached_clusters(resource: str) -> tuple[Any, Any, Any]:
     return spec.table, spec.table.c[spec.key_col], spec.table.c[spec.value_col]
 
 
-def candidate_query(msg: AllocateHost, l2_uuids: list[str]) -> Select[Any]:
-    """Hosts that could take the VM now: the placement rules of AllocateHost, as one SELECT."""
+def candidate_query(msg: AllocateHost, l2_uuids: list[str]) -> tuple[Select[Any], dict[str, Any]]:
+    """Hosts that could take the VM now: the placement rules of AllocateHost, as one SELECT
+    (built once per shape of request) and its parameters."""
+    params: dict[str, Any] = {"cpu": msg.cpuNum, "memory": msg.memorySize, "disk": msg.diskSize}
+    params |= {"zone": msg.zoneUuid, "cluster": msg.clusterUuid, "host": msg.hostUuid}
+    params |= {"exclude": list(msg.excludeHostUuids or []), "ps": list(msg.primaryStorageUuids or [])}
+    params |= {f"l2_{i}": l2 for i, l2 in enumerate(l2_uuids)}
+    shape = (
+        bool(msg.zoneUuid),
+        bool(msg.clusterUuid),
+        bool(msg.hostUuid),
+        bool(msg.excludeHostUuids),
+        len(l2_uuids),
+        bool(msg.primaryStorageUuids),
+    )
+    return _candidate_statement(*shape), params
+
+
+@functools.cache
+def _candidate_statement(
+    zone: bool, cluster: bool, host: bool, exclude: bool, l2s: int, ps_listed: bool
+) -> Select[Any]:
     h, c = HOST.table, CLUSTER.table
     query = (
         select(h.c.uuid, h.c.clusterUuid, h.c.zoneUuid, h.c.hypervisorType)
@@ -45,40 +64,45 @@ def candidate_query(msg: AllocateHost, l2_uuids: list[str]) -> Select[Any]:
             h.c.state == "Enabled",
             h.c.status == "Connected",
             c.c.state == "Enabled",
-            h.c.availableCpuCapacity >= msg.cpuNum,
-            h.c.availableMemoryCapacity >= msg.memorySize,
+            h.c.availableCpuCapacity >= bindparam("cpu"),
+            h.c.availableMemoryCapacity >= bindparam("memory"),
         )
     )
-    if msg.zoneUuid:
-        query = query.where(h.c.zoneUuid == msg.zoneUuid)
-    if msg.clusterUuid:
-        query = query.where(h.c.clusterUuid == msg.clusterUuid)
-    if msg.hostUuid:
-        query = query.where(h.c.uuid == msg.hostUuid)
-    if msg.excludeHostUuids:
-        query = query.where(h.c.uuid.not_in(msg.excludeHostUuids))
-    if l2_uuids:
-        l2_ref, l2_col, l2_cluster = _attached_clusters("L2Network")
-        for l2 in l2_uuids:
-            query = query.where(exists().where(l2_cluster == h.c.clusterUuid, l2_col == l2).select_from(l2_ref))
+    if zone:
+        query = query.where(h.c.zoneUuid == bindparam("zone"))
+    if cluster:
+        query = query.where(h.c.clusterUuid == bindparam("cluster"))
+    if host:
+        query = query.where(h.c.uuid == bindparam("host"))
+    if exclude:
+        query = query.where(h.c.uuid.not_in(bindparam("exclude", expanding=True)))
+    l2_ref, l2_col, l2_cluster = _attached_clusters("L2Network")
+    for i in range(l2s):
+        attached = exists().where(l2_cluster == h.c.clusterUuid, l2_col == bindparam(f"l2_{i}"))
+        query = query.where(attached.select_from(l2_ref))
     ps = inventory.get("PrimaryStorage").table
     ps_ref, ps_col, ps_cluster = _attached_clusters("PrimaryStorage")
     ps_ok = [
         ps_cluster == h.c.clusterUuid,
         ps.c.state == "Enabled",
         ps.c.status == "Connected",
-        ps.c.availableCapacity >= msg.diskSize,
+        ps.c.availableCapacity >= bindparam("disk"),
     ]
-    if msg.primaryStorageUuids:
-        ps_ok.append(ps.c.uuid.in_(msg.primaryStorageUuids))
-    return query.where(exists().where(*ps_ok).select_from(ps_ref.join(ps, ps.c.uuid == ps_col)))
+    if ps_listed:
+        ps_ok.append(ps.c.uuid.in_(bindparam("ps", expanding=True)))
+    return query.where(exists().where(*ps_ok).select_from(ps_ref.join(ps, ps.c.uuid == ps_col))).order_by(HOST.key)
+
+
+@functools.cache
+def _l2_statement() -> Select[Any]:
+    l3 = inventory.get("L3Network").table
+    return select(l3.c.uuid, l3.c.l2NetworkUuid).where(l3.c.uuid.in_(bindparam("l3s", expanding=True)))
 
 
 async def _l2_of(conn: AsyncConnection, l3_uuids: list[str]) -> list[str]:
     if not l3_uuids:
         return []
-    l3 = inventory.get("L3Network").table
-    rows = await conn.execute(select(l3.c.uuid, l3.c.l2NetworkUuid).where(l3.c.uuid.in_(l3_uuids)))
+    rows = await conn.execute(_l2_statement(), {"l3s": l3_uuids})
     found = {row[0]: row[1] for row in rows}
     missing = [u for u in l3_uuids if u not in found]
     if missing:
@@ -91,9 +115,26 @@ async def candidates(db: Database, msg: AllocateHost) -> list[tuple[str, str, st
     (spreads the load and makes racing allocations pick different hosts)."""
     async with db.read() as conn:
         l2_uuids = await _l2_of(conn, msg.l3NetworkUuids)
-        rows = [tuple(r) for r in await conn.execute(candidate_query(msg, l2_uuids).order_by(HOST.key))]
+        rows = [tuple(r) for r in await conn.execute(*candidate_query(msg, l2_uuids))]
     random.shuffle(rows)
     return rows
+
+
+_h = HOST.table
+_RESERVE = (
+    update(_h)
+    .where(
+        _h.c.uuid == bindparam("host"),
+        _h.c.state == "Enabled",
+        _h.c.status == "Connected",
+        _h.c.availableCpuCapacity >= bindparam("cpu"),
+        _h.c.availableMemoryCapacity >= bindparam("memory"),
+    )
+    .values(
+        availableCpuCapacity=_h.c.availableCpuCapacity - bindparam("cpu"),
+        availableMemoryCapacity=_h.c.availableMemoryCapacity - bindparam("memory"),
+    )
+)
 
 
 async def reserve(conn: AsyncConnection, host_uuid: str, cpu: int, memory: int, owner: str | None) -> bool:
@@ -102,21 +143,7 @@ async def reserve(conn: AsyncConnection, host_uuid: str, cpu: int, memory: int, 
     With an `owner`, what it took is added to the owner's allocation row in the same
     transaction, so `release(owner)` later gives back exactly that.
     """
-    h = HOST.table
-    result = await conn.execute(
-        update(h)
-        .where(
-            h.c.uuid == host_uuid,
-            h.c.state == "Enabled",
-            h.c.status == "Connected",
-            h.c.availableCpuCapacity >= cpu,
-            h.c.availableMemoryCapacity >= memory,
-        )
-        .values(
-            availableCpuCapacity=h.c.availableCpuCapacity - cpu,
-            availableMemoryCapacity=h.c.availableMemoryCapacity - memory,
-        )
-    )
+    result = await conn.execute(_RESERVE, {"host": host_uuid, "cpu": cpu, "memory": memory})
     if result.rowcount != 1:
         return False
     if owner is not None:
@@ -126,18 +153,20 @@ async def reserve(conn: AsyncConnection, host_uuid: str, cpu: int, memory: int, 
 
 async def _add_allocation(conn: AsyncConnection, owner: str, host_uuid: str, cpu: int, memory: int) -> None:
     """Insert the owner's row on this host, or grow it: one upsert."""
+    params = {"ownerUuid": owner, "hostUuid": host_uuid, "cpuNum": cpu, "memorySize": memory}
+    await conn.execute(_allocation_upsert(conn.dialect.name), params)
+
+
+@functools.cache
+def _allocation_upsert(dialect: str) -> Any:
     a = ALLOCATION
-    upsert = (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(a).values(
-        ownerUuid=owner, hostUuid=host_uuid, cpuNum=cpu, memorySize=memory
-    )
-    await conn.execute(
-        upsert.on_conflict_do_update(
-            index_elements=[a.c.ownerUuid, a.c.hostUuid],
-            set_={
-                "cpuNum": a.c.cpuNum + upsert.excluded.cpuNum,
-                "memorySize": a.c.memorySize + upsert.excluded.memorySize,
-            },
-        )
+    upsert = upsert_into(dialect, a)
+    return upsert.on_conflict_do_update(
+        index_elements=[a.c.ownerUuid, a.c.hostUuid],
+        set_={
+            "cpuNum": a.c.cpuNum + upsert.excluded.cpuNum,
+            "memorySize": a.c.memorySize + upsert.excluded.memorySize,
+        },
     )
 
 

@@ -21,6 +21,8 @@ from cloudbus.core.db import Database
 from cloudbus.core.ids import new_uuid, utcnow
 from cloudbus.inventory.management_node import operation_journal_table as JOURNAL
 
+_INSERT = insert(JOURNAL)  # built once: every VM operation opens a journal
+
 
 @dataclass
 class Journal:
@@ -45,22 +47,22 @@ class Journal:
         """Write the journal; in `conn` when given, so it commits with the operation's first change."""
         now = utcnow()
         journal = cls(db, new_uuid(), api_id, state)
-        row = insert(JOURNAL).values(
-            uuid=journal.uuid,
-            nodeUuid=node,
-            serviceId=service,
-            resourceUuid=resource,
-            kind=kind,
-            apiId=api_id,
-            state=_dump(state),
-            createDate=now,
-            lastOpDate=now,
-        )
+        row = {
+            "uuid": journal.uuid,
+            "nodeUuid": node,
+            "serviceId": service,
+            "resourceUuid": resource,
+            "kind": kind,
+            "apiId": api_id,
+            "state": _dump(state),
+            "createDate": now,
+            "lastOpDate": now,
+        }
         if conn is not None:
-            await conn.execute(row)
+            await conn.execute(_INSERT, row)
             return journal
         async with db.tx() as own:
-            await own.execute(row)
+            await own.execute(_INSERT, row)
         return journal
 
     async def save(self, **state: Any) -> None:

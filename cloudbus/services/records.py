@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from cloudbus.core import errors
@@ -29,6 +29,16 @@ from cloudbus.inventory.management_node import api_record_table as RECORD
 from cloudbus.inventory.management_node import operation_journal_table as JOURNAL
 
 POLL = 0.05
+
+
+# the statements of every recorded API call, built once (building one costs more than running it)
+_INSERT = insert(RECORD)
+_FINISH = (
+    update(RECORD)
+    .where(RECORD.c.id == bindparam("msg_id"), RECORD.c.state == "Running")
+    .values(state="Done", reply=bindparam("reply"), finishDate=bindparam("finish_date"))
+)
+_DROP_JOURNALS = delete(JOURNAL).where(JOURNAL.c.apiId == bindparam("msg_id"))
 
 
 class _RecordedBefore(BaseException):
@@ -72,19 +82,17 @@ class Records:
     async def _claim(self, msg_id: str, name: str) -> bool:
         try:
             async with self.db.tx() as conn:
-                await conn.execute(self._running(msg_id, name))
+                await conn.execute(_INSERT, self._running(msg_id, name))
             return True
         except IntegrityError:
             return False
 
-    def _running(self, msg_id: str, name: str) -> Any:
-        return insert(RECORD).values(
-            id=msg_id, apiName=name, nodeUuid=self.node_uuid, state="Running", createDate=utcnow()
-        )
+    def _running(self, msg_id: str, name: str) -> dict[str, Any]:
+        return {"id": msg_id, "apiName": name, "nodeUuid": self.node_uuid, "state": "Running", "createDate": utcnow()}
 
     async def _insert(self, conn: Any, msg_id: str, name: str) -> None:
         try:
-            await conn.execute(self._running(msg_id, name))
+            await conn.execute(_INSERT, self._running(msg_id, name))
         except IntegrityError:
             raise _RecordedBefore from None
 
@@ -92,17 +100,8 @@ class Records:
         now = utcnow()
         try:
             async with self.db.tx() as conn:
-                await conn.execute(
-                    insert(RECORD).values(
-                        id=msg_id,
-                        apiName=name,
-                        nodeUuid=self.node_uuid,
-                        state="Done",
-                        reply=json.dumps(reply.to_json()),
-                        createDate=now,
-                        finishDate=now,
-                    )
-                )
+                done = {"state": "Done", "reply": json.dumps(reply.to_json()), "finishDate": now}
+                await conn.execute(_INSERT, {**self._running(msg_id, name), **done, "createDate": now})
         except IntegrityError:
             pass  # another delivery of a handler that changes nothing recorded it first
 
@@ -130,11 +129,9 @@ class Records:
         """Record the outcome (once: a record already Done keeps its first reply)."""
         async with self.db.tx() as conn:
             done = await conn.execute(
-                update(RECORD)
-                .where(RECORD.c.id == msg_id, RECORD.c.state == "Running")
-                .values(state="Done", reply=json.dumps(reply.to_json()), finishDate=utcnow())
+                _FINISH, {"msg_id": msg_id, "reply": json.dumps(reply.to_json()), "finish_date": utcnow()}
             )
-            await conn.execute(delete(JOURNAL).where(JOURNAL.c.apiId == msg_id))
+            await conn.execute(_DROP_JOURNALS, {"msg_id": msg_id})
             return done.rowcount == 1
 
     async def orphans(self, live: set[str]) -> list[str]:

@@ -44,6 +44,8 @@ from cloudbus.services.volume_attach import AttachHandlers
 from cloudbus.services.volume_base import LOCAL_STORAGE, ON_HYPERVISOR_STATES
 from cloudbus.services.volume_snapshot import SnapshotHandlers
 
+_INSERT = insert(VOLUME.table)
+
 
 class VolumeService(AttachHandlers, SnapshotHandlers):
     service_id = "volume"
@@ -78,7 +80,7 @@ class VolumeService(AttachHandlers, SnapshotHandlers):
                 lastAttachDate=utcnow(),
             )
             try:
-                await conn.execute(insert(VOLUME.table).values(row))
+                await conn.execute(_INSERT, row)
             except IntegrityError:
                 raise errors.invalid_argument(
                     f"volume[uuid:{uuid}] or deviceId[{msg.deviceId}] of vm[uuid:{msg.vmInstanceUuid}] already exists"
@@ -99,11 +101,7 @@ class VolumeService(AttachHandlers, SnapshotHandlers):
             raise
         path = reply.get("installPath")
         async with self.db.tx() as conn:
-            done = await conn.execute(
-                update(VOLUME.table)
-                .where(VOLUME.key == uuid)
-                .values(status="Ready", installPath=path, actualSize=reply.get("size"), lastOpDate=utcnow())
-            )
+            done = await set_fields(conn, VOLUME, uuid, status="Ready", installPath=path, actualSize=reply.get("size"))
             if done.rowcount == 1:
                 return await load(conn, VOLUME, uuid)
         # expunged meanwhile (its VM's creation was rolled back by a successor): the bits go too
@@ -166,7 +164,7 @@ class VolumeService(AttachHandlers, SnapshotHandlers):
                 isShareable=False,
             )
             try:
-                await conn.execute(insert(VOLUME.table).values(row))
+                await conn.execute(_INSERT, row)
             except IntegrityError:
                 raise errors.invalid_argument(f"a resource with uuid[{uuid}] already exists") from None
             return await load(conn, VOLUME, uuid)

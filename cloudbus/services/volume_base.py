@@ -11,9 +11,10 @@ reserves the delta; expunging returns `size`.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cloudbus import inventory
@@ -54,6 +55,12 @@ def vm_state_error(vm: dict[str, Any], operation: str, allowed: tuple[str, ...])
     return errors.operation_error(details, errors.err(VM_STATE, details))
 
 
+@functools.cache
+def _ps_type() -> Any:
+    ps = inventory.get("PrimaryStorage")
+    return select(ps.table.c.type).where(ps.key == bindparam("ps"))
+
+
 class VolumeBase(ResourceService):
     async def call(self, msg: Message) -> Reply:
         """A call to another service, bounded by the driver timeout (it drives storage or a hypervisor)."""
@@ -80,8 +87,7 @@ class VolumeBase(ResourceService):
     async def ps_type(self, conn: AsyncConnection, ps_uuid: str | None) -> str | None:
         if ps_uuid is None:
             return None
-        ps = inventory.get("PrimaryStorage")
-        return await conn.scalar(select(ps.table.c.type).where(ps.key == ps_uuid))
+        return await conn.scalar(_ps_type(), {"ps": ps_uuid})
 
     async def ps_clusters(self, conn: AsyncConnection, ps_uuid: str) -> list[str]:
         spec = inventory.get("PrimaryStorage").list_fields.get("attachedClusterUuids")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from sqlalchemy import delete, insert, or_, select
+from sqlalchemy import bindparam, delete, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -38,12 +38,26 @@ _MAX_ATTEMPTS = 100_000
 _PROBES = 16
 
 
+# the statements of every allocation, built once (building one costs more than running it)
+_ranges = IP_RANGE.table
+_SPANS = (
+    select(_ranges).where(_ranges.c.l3NetworkUuid == bindparam("l3")).order_by(_ranges.c.createDate, _ranges.c.uuid)
+)
+_SPANS_OF_RANGE = _SPANS.where(_ranges.c.uuid == bindparam("range"))
+_TAKEN = select(USED_IP.table.c.ip).where(
+    USED_IP.table.c.l3NetworkUuid == bindparam("l3"), USED_IP.table.c.ip.in_(bindparam("ips", expanding=True))
+)
+_L3 = select(L3_NETWORK.table.c.uuid, L3_NETWORK.table.c.name, L3_NETWORK.table.c.state).where(
+    L3_NETWORK.table.c.uuid == bindparam("l3")
+)
+_INSERT_USED = insert(USED_IP.table)
+
+
 async def spans_of(conn: AsyncConnection, l3_uuid: str, range_uuid: str | None = None) -> list[Span]:
-    table = IP_RANGE.table
-    query = select(table).where(table.c.l3NetworkUuid == l3_uuid).order_by(table.c.createDate, table.c.uuid)
-    if range_uuid is not None:
-        query = query.where(table.c.uuid == range_uuid)
-    rows = (await conn.execute(query)).all()
+    if range_uuid is None:
+        rows = (await conn.execute(_SPANS, {"l3": l3_uuid})).all()
+    else:
+        rows = (await conn.execute(_SPANS_OF_RANGE, {"l3": l3_uuid, "range": range_uuid})).all()
     return [Span(r.uuid, to_int(r.startIp), to_int(r.endIp), r.netmask, r.gateway) for r in rows]
 
 
@@ -58,18 +72,14 @@ async def _probe(conn: AsyncConnection, l3_uuid: str, spans: list[Span]) -> tupl
     drawn = random_candidates(spans, _PROBES, _rng)
     if not drawn:
         return None
-    table = USED_IP.table
     ips = sorted({to_ip(value) for _, value in drawn})
-    taken = set(
-        (await conn.execute(select(table.c.ip).where(table.c.l3NetworkUuid == l3_uuid, table.c.ip.in_(ips)))).scalars()
-    )
+    taken = set((await conn.execute(_TAKEN, {"l3": l3_uuid, "ips": ips})).scalars())
     return next(((span, value) for span, value in drawn if to_ip(value) not in taken), None)
 
 
 async def _l3_row(conn: AsyncConnection, l3_uuid: str) -> dict[str, Any]:
     """Just the columns allocation needs: the write transaction stays short."""
-    table = L3_NETWORK.table
-    row = (await conn.execute(select(table.c.uuid, table.c.name, table.c.state).where(table.c.uuid == l3_uuid))).first()
+    row = (await conn.execute(_L3, {"l3": l3_uuid})).first()
     if row is None:
         raise missing(L3_NETWORK, l3_uuid)
     return dict(row._mapping)
@@ -122,7 +132,7 @@ async def allocate(
                     ipInLong=value,
                     vmNicUuid=vm_nic_uuid,
                 )
-                await conn.execute(insert(USED_IP.table).values(row))
+                await conn.execute(_INSERT_USED, row)
                 return USED_IP.render_row(row)
         except IntegrityError:
             if required is not None:

@@ -11,17 +11,37 @@ first: only the transaction that deleted it gives the bytes back, so settling is
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from sqlalchemy import case, delete, insert, select, update
+from sqlalchemy import bindparam, case, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cloudbus.core import errors
+from cloudbus.core.db import upsert_into
 from cloudbus.core.ids import utcnow
 from cloudbus.inventory.primary_storage import local_storage_host_ref_table as host_ref
 from cloudbus.inventory.primary_storage import primary_storage_reservation_table as reservation
 from cloudbus.inventory.primary_storage import primary_storage_table as ps_table
+
+# built once: every VM creation runs them (building a statement costs more than running it)
+_TAKE_FROM_SHARE = (
+    update(host_ref)
+    .where(
+        host_ref.c.primaryStorageUuid == bindparam("ps"),
+        host_ref.c.hostUuid == bindparam("host"),
+        host_ref.c.availableCapacity >= bindparam("size"),
+    )
+    .values(availableCapacity=host_ref.c.availableCapacity - bindparam("size"), lastOpDate=bindparam("now"))
+)
+_TAKE = (
+    update(ps_table)
+    .where(ps_table.c.uuid == bindparam("ps"), ps_table.c.availableCapacity >= bindparam("size"))
+    .values(availableCapacity=ps_table.c.availableCapacity - bindparam("size"))
+)
+_OPEN = select(reservation.c.ownerUuid).where(reservation.c.ownerUuid == bindparam("owner"))
+_SETTLE = delete(reservation).where(reservation.c.ownerUuid == bindparam("owner")).returning(*reservation.c)
 
 
 class NoRoom(Exception):
@@ -31,22 +51,10 @@ class NoRoom(Exception):
 async def reserve(conn: AsyncConnection, ps_uuid: str, size: int, host_uuid: str | None) -> None:
     """Take `size` bytes; raises NoRoom (the caller's transaction then rolls back)."""
     if host_uuid is not None:
-        taken = await conn.execute(
-            update(host_ref)
-            .where(
-                host_ref.c.primaryStorageUuid == ps_uuid,
-                host_ref.c.hostUuid == host_uuid,
-                host_ref.c.availableCapacity >= size,
-            )
-            .values(availableCapacity=host_ref.c.availableCapacity - size, lastOpDate=utcnow())
-        )
+        taken = await conn.execute(_TAKE_FROM_SHARE, {"ps": ps_uuid, "host": host_uuid, "size": size, "now": utcnow()})
         if taken.rowcount != 1:
             raise NoRoom
-    taken = await conn.execute(
-        update(ps_table)
-        .where(ps_table.c.uuid == ps_uuid, ps_table.c.availableCapacity >= size)
-        .values(availableCapacity=ps_table.c.availableCapacity - size)
-    )
+    taken = await conn.execute(_TAKE, {"ps": ps_uuid, "size": size})
     if taken.rowcount != 1:
         raise NoRoom
 
@@ -56,24 +64,25 @@ async def record_reservation(
 ) -> None:
     """Record what `reserve` just took as `owner_uuid`'s (one open reservation per owner: a
     second one fails, and the caller's transaction rolls back with what it reserved)."""
-    values = {"ownerUuid": owner_uuid, "primaryStorageUuid": ps_uuid, "hostUuid": host_uuid, "size": size}
-    try:
-        async with conn.begin_nested():
-            await conn.execute(insert(reservation).values(**values, createDate=utcnow()))
-    except IntegrityError:
-        raise errors.operation_error(f"owner[uuid:{owner_uuid}] already holds a primary-storage reservation") from None
+    row = {"ownerUuid": owner_uuid, "primaryStorageUuid": ps_uuid, "hostUuid": host_uuid, "size": size}
+    added = await conn.execute(_reservation_insert(conn.dialect.name), {**row, "createDate": utcnow()})
+    if added.rowcount != 1:
+        raise errors.operation_error(f"owner[uuid:{owner_uuid}] already holds a primary-storage reservation")
+
+
+@functools.cache
+def _reservation_insert(dialect: str) -> Any:
+    return upsert_into(dialect, reservation).on_conflict_do_nothing()
 
 
 async def is_open(conn: AsyncConnection, owner_uuid: str) -> bool:
-    found = await conn.scalar(select(reservation.c.ownerUuid).where(reservation.c.ownerUuid == owner_uuid))
-    return found is not None
+    return await conn.scalar(_OPEN, {"owner": owner_uuid}) is not None
 
 
 async def settle(conn: AsyncConnection, owner_uuid: str, *, give_back_bytes: bool) -> bool:
     """Close `owner_uuid`'s reservation, returning its bytes when asked; False if none is open."""
     # whoever deletes the record gives its bytes back, so a concurrent settle does nothing
-    gone = delete(reservation).where(reservation.c.ownerUuid == owner_uuid)
-    row = (await conn.execute(gone.returning(*reservation.c))).mappings().first()
+    row = (await conn.execute(_SETTLE, {"owner": owner_uuid})).mappings().first()
     if row is None:
         return False
     if give_back_bytes:

@@ -11,9 +11,10 @@ demand if the host joined an attached cluster after the attach.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from cloudbus.apis.internal.storage import (
     NO_PRIMARY_STORAGE,
@@ -38,6 +39,30 @@ from cloudbus.services.storage import capacity
 
 LOCAL = "LocalStorage"
 SNAPSHOT_COMMANDS = ("take", "delete", "revert")
+
+
+@functools.cache
+def _candidate_statement(one: bool, on_host: bool) -> Any:
+    """Storage attached to :cluster with :size bytes free, roomiest first; only :ps when `one`;
+    local storage only when the caller placed the VM `on_host`. Built once per shape."""
+    table = PRIMARY_STORAGE.table
+    query = (
+        select(table)
+        .where(
+            table.c.uuid.in_(
+                select(cluster_ref.c.primaryStorageUuid).where(cluster_ref.c.clusterUuid == bindparam("cluster"))
+            ),
+            table.c.state == "Enabled",
+            table.c.status == "Connected",
+            table.c.availableCapacity >= bindparam("size"),
+        )
+        .order_by(table.c.availableCapacity.desc(), table.c.uuid)
+    )
+    if one:
+        query = query.where(table.c.uuid == bindparam("ps"))
+    if not on_host:
+        query = query.where(table.c.type != LOCAL)
+    return query
 
 
 class PrimaryStorageOps:
@@ -74,25 +99,9 @@ class PrimaryStorageOps:
             )
 
     @staticmethod
-    def _candidate_query(msg: AllocatePrimaryStorage) -> Any:
-        table = PRIMARY_STORAGE.table
-        query = (
-            select(table)
-            .where(
-                table.c.uuid.in_(
-                    select(cluster_ref.c.primaryStorageUuid).where(cluster_ref.c.clusterUuid == msg.clusterUuid)
-                ),
-                table.c.state == "Enabled",
-                table.c.status == "Connected",
-                table.c.availableCapacity >= msg.size,
-            )
-            .order_by(table.c.availableCapacity.desc(), table.c.uuid)
-        )
-        if msg.primaryStorageUuid is not None:
-            query = query.where(table.c.uuid == msg.primaryStorageUuid)
-        if msg.hostUuid is None:
-            query = query.where(table.c.type != LOCAL)
-        return query
+    def _candidate_query(msg: AllocatePrimaryStorage) -> tuple[Any, dict[str, Any]]:
+        params = {"cluster": msg.clusterUuid, "size": msg.size, "ps": msg.primaryStorageUuid}
+        return _candidate_statement(msg.primaryStorageUuid is not None, msg.hostUuid is not None), params
 
     @handles(AllocatePrimaryStorage, chain=False)
     async def allocate(self, msg: AllocatePrimaryStorage) -> Reply:
@@ -102,7 +111,7 @@ class PrimaryStorageOps:
         # the host's share set up by its driver first, which cannot happen inside a transaction
         local: list[dict[str, Any]] = []
         async with self.db.tx() as conn:
-            for ps in (await conn.execute(self._candidate_query(msg))).mappings().all():
+            for ps in (await conn.execute(*self._candidate_query(msg))).mappings().all():
                 if local or (ps["type"] == LOCAL and msg.hostUuid is not None):
                     local.append(dict(ps))
                     continue

@@ -10,10 +10,11 @@ as they are.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -22,11 +23,27 @@ from cloudbus.apis.vm_instance import CreateVmInstance, MigrateVm, StartVmInstan
 from cloudbus.core import errors
 from cloudbus.core.ids import utcnow
 from cloudbus.inventory.host import HOST
+from cloudbus.services.common import row_by_key, update_by_key
 from cloudbus.services.journal import Journal
 from cloudbus.services.vm_instance import store
 from cloudbus.services.vm_instance.calls import Calls
 from cloudbus.services.vm_instance.creation import Instantiation, encode_disks, planned_volumes, root_volume_storage
 from cloudbus.services.vm_instance.states import check_allowed
+
+_INSERT_VM = insert(store.VM)
+_INSERT_NIC = insert(store.NIC)
+
+
+@functools.cache
+def _image_defaults() -> Any:
+    table = inventory.get("Image").table
+    return select(table.c.platform, table.c.guestOsType, table.c.architecture).where(table.c.uuid == bindparam("image"))
+
+
+@functools.cache
+def _zone_of_l3() -> Any:
+    table = inventory.get("L3Network").table
+    return select(table.c.zoneUuid).where(table.c.uuid == bindparam("l3"))
 
 
 class Lifecycle:
@@ -45,9 +62,7 @@ class Lifecycle:
         """cpuNum/memorySize/... from the offering, or from the message."""
         if msg.instanceOfferingUuid:
             table = inventory.get("InstanceOffering").table
-            offering = (
-                (await conn.execute(select(table).where(table.c.uuid == msg.instanceOfferingUuid))).mappings().first()
-            )
+            offering = (await conn.execute(row_by_key(table), {"key": msg.instanceOfferingUuid})).mappings().first()
             if offering is None:
                 raise errors.not_found(f"unable to find instance offering[uuid:{msg.instanceOfferingUuid}]")
             if offering.get("state", "Enabled") != "Enabled":
@@ -73,9 +88,7 @@ class Lifecycle:
 
     @staticmethod
     async def image_defaults(conn: AsyncConnection, image_uuid: str) -> dict[str, Any]:
-        table = inventory.get("Image").table
-        columns = [table.c.platform, table.c.guestOsType, table.c.architecture]
-        image = (await conn.execute(select(*columns).where(table.c.uuid == image_uuid))).mappings().first()
+        image = (await conn.execute(_image_defaults(), {"image": image_uuid})).mappings().first()
         if image is None:
             raise errors.not_found(f"unable to find image[uuid:{image_uuid}]")
         return dict(image)
@@ -83,8 +96,7 @@ class Lifecycle:
     @staticmethod
     async def zone_of(conn: AsyncConnection, l3_uuid: str) -> str | None:
         """A VM belongs to the zone of its networks before it has a host (JustCreate)."""
-        table = inventory.get("L3Network").table
-        return await conn.scalar(select(table.c.zoneUuid).where(table.c.uuid == l3_uuid))
+        return await conn.scalar(_zone_of_l3(), {"l3": l3_uuid})
 
     async def create(self, msg: CreateVmInstance, chains: Any) -> dict[str, Any]:
         l3s = list(msg.l3NetworkUuids)
@@ -141,8 +153,8 @@ class Lifecycle:
             try:
                 async with self.db.tx() as conn:
                     journal = await self._journal(row, "create", conn=conn, volumeUuids=volumes)
-                    await conn.execute(insert(store.VM).values(row))
-                    await conn.execute(insert(store.NIC), nics)
+                    await conn.execute(_INSERT_VM, row)
+                    await conn.execute(_INSERT_NIC, nics)
                 return journal, nics
             except IntegrityError:
                 async with self.db.read() as conn:
@@ -169,13 +181,13 @@ class Lifecycle:
         await run.run()
         async with self.db.tx() as conn:
             await conn.execute(
-                store.VM.update().where(store.VM.c.uuid == vm["uuid"]).values(lastOpDate=utcnow(), **run.row_values())
+                update_by_key(store.VM), {"lastOpDate": utcnow(), **run.row_values(), "key_": vm["uuid"]}
             )
             for nic in nics:
-                values = {"hypervisorType": run.placement.hypervisorType}
+                values = {"hypervisorType": run.placement.hypervisorType, "key_": nic["uuid"]}
                 if nic["uuid"] in run.new_ips:
                     values.update({k: nic[k] for k in store.NIC_IP_FIELDS})
-                await conn.execute(store.NIC.update().where(store.NIC.c.uuid == nic["uuid"]).values(values))
+                await conn.execute(update_by_key(store.NIC), values)
         if stop_after:
             await self.calls.return_host(vm, run.placement.hostUuid)
 

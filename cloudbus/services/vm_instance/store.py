@@ -20,7 +20,7 @@ from cloudbus.core import errors
 from cloudbus.core.db import Database
 from cloudbus.core.ids import new_uuid, utcnow
 from cloudbus.inventory.vm_instance import VM_INSTANCE, vm_instance_table, vm_nic_table
-from cloudbus.services.common import load, load_row
+from cloudbus.services.common import load, load_row, update_by_key
 from cloudbus.services.vm_instance.states import VM_MAC, check_transition
 
 VM = vm_instance_table
@@ -42,7 +42,7 @@ class Saved:
 
     async def restore(self, db: Database) -> None:
         async with db.tx() as conn:
-            await conn.execute(update(VM).where(VM.c.uuid == self.uuid).values(**self.values))
+            await conn.execute(update_by_key(VM), {**self.values, "key_": self.uuid})
 
 
 async def raw(conn: AsyncConnection, uuid: str) -> dict[str, Any]:
@@ -67,7 +67,7 @@ async def change(db: Database, uuid: str, *, check: bool = True, **values: Any) 
         if check and "state" in values:
             check_transition(row["state"], values["state"])
         saved = Saved(uuid, {k: row[k] for k in [*values, "lastOpDate"]})
-        await conn.execute(update(VM).where(VM.c.uuid == uuid).values(lastOpDate=utcnow(), **values))
+        await conn.execute(update_by_key(VM), {"lastOpDate": utcnow(), **values, "key_": uuid})
     return saved
 
 
