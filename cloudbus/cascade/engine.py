@@ -21,9 +21,7 @@ chunk, and no statement grows past the bound-parameter limits of SQLite and Post
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
-
-import networkx as nx
+from typing import TYPE_CHECKING, Any
 
 from cloudbus import inventory
 from cloudbus.cascade.graph import Pair, build_graph, plan, resolution_order
@@ -32,6 +30,9 @@ from cloudbus.core import errors
 from cloudbus.core.bus import Bus
 from cloudbus.core.logging import get_logger
 from cloudbus.core.messages import DeleteMode, Event, Reply
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 log = get_logger(__name__)
 

@@ -8,10 +8,12 @@ post-order (children before parents), siblings alphabetically, each pair once, t
 from __future__ import annotations
 
 from collections.abc import Iterable
-
-import networkx as nx
+from typing import TYPE_CHECKING
 
 from cloudbus.inventory.declarations import Inventory
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 Pair = tuple[str | None, str]
 
@@ -21,6 +23,8 @@ class CascadeGraphError(ValueError):
 
 
 def build_graph(inventories: Iterable[Inventory]) -> nx.DiGraph:
+    import networkx as nx  # on first use: a one-shot CLI command that deletes nothing never pays for it
+
     graph: nx.DiGraph = nx.DiGraph()
     declared = list(inventories)
     names = [inv.name for inv in declared]
@@ -61,5 +65,7 @@ def plan(graph: nx.DiGraph, root: str) -> list[Pair]:
 
 def resolution_order(graph: nx.DiGraph, root: str) -> list[str]:
     """Descendants of `root` in an order where every parent comes before its children."""
+    import networkx as nx
+
     reachable = nx.descendants(graph, root) | {root}
     return [n for n in nx.topological_sort(graph.subgraph(reachable)) if n != root]

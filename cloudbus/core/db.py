@@ -25,14 +25,16 @@ import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection, Result, make_url
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from cloudbus.core.pending import pending_write
+
+if TYPE_CHECKING:
+    pass
 
 Migrator = Callable[["Database"], Awaitable[None]]
 
@@ -127,7 +129,7 @@ class Database:
     def engines(self) -> list[Engine]:
         """The synchronous engines statements go through (for event listeners: counting, tracing)."""
         found = {id(e): e for e in (self.writer, self.reader) if e is not None}.values()
-        return [e.sync_engine if isinstance(e, AsyncEngine) else e for e in found]
+        return [e if isinstance(e, Engine) else e.sync_engine for e in found]
 
     async def start(self, migrate: Migrator | None = None) -> None:
         if self.is_sqlite:
@@ -137,6 +139,10 @@ class Database:
             self.writer = self._sqlite_engine(writer=True)
             self.reader = self._sqlite_engine(writer=False)
         else:
+            # imported here: sqlalchemy.ext.asyncio pulls in the ORM (~0.2 s), which the
+            # embedded default on SQLite (and so every one-shot CLI command) never needs
+            from sqlalchemy.ext.asyncio import create_async_engine
+
             self.writer = create_async_engine(self.url, pool_size=20, max_overflow=20, pool_pre_ping=True)
             self.reader = self.writer
         if migrate is not None:
@@ -225,10 +231,10 @@ class Database:
             self._write_conn.close()
             self._write_conn = None
         for engine in {id(e): e for e in (self.writer, self.reader) if e is not None}.values():
-            if isinstance(engine, AsyncEngine):
-                await engine.dispose()
-            else:
+            if isinstance(engine, Engine):
                 engine.dispose()
+            else:
+                await engine.dispose()
         self.writer = self.reader = None
 
 

@@ -38,7 +38,7 @@ import operator
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import (
     BigInteger,
@@ -60,13 +60,15 @@ from sqlalchemy import (
     true,
     tuple_,
 )
-from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.type_api import TypeEngine
 
 from cloudbus.core import errors
 from cloudbus.core.messages import APIQueryMessage, QueryCondition, Reply
 from cloudbus.inventory.declarations import Inventory, Join, ListField, by_keys, get, is_indexed
 from cloudbus.inventory.tag import TAG_TABLES
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection
 
 # Ops that compare against a value (all but the null tests).
 _NULL_OPS = frozenset({"is null", "is not null"})

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Table, bindparam, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cloudbus.core import errors
 from cloudbus.core.ids import utcnow
 from cloudbus.inventory.declarations import Inventory
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection
 
 # stateEvent -> state, for resources with Enabled/Disabled administrative state.
 STATE_EVENTS = {"enable": "Enabled", "disable": "Disabled"}

@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import functools
 import random
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Select, bindparam, case, delete, exists, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cloudbus import inventory
 from cloudbus.apis.internal.host import NO_AVAILABLE_HOST, AllocateHost
@@ -26,6 +25,9 @@ from cloudbus.core.db import Database, upsert_into
 from cloudbus.inventory.cluster import CLUSTER
 from cloudbus.inventory.host import HOST
 from cloudbus.inventory.host import host_allocation_table as ALLOCATION
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection
 
 
 def _attached_clusters(resource: str) -> tuple[Any, Any, Any]:

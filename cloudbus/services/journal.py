@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cloudbus.core.db import Database
 from cloudbus.core.ids import new_uuid, utcnow
 from cloudbus.inventory.management_node import operation_journal_table as JOURNAL
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection
 
 _INSERT = insert(JOURNAL)  # built once: every VM operation opens a journal
 

@@ -11,11 +11,10 @@ The L3 network and nic tables are read, never written.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cloudbus.apis.security_group import (
     AddSecurityGroupRule,
@@ -45,6 +44,9 @@ from cloudbus.inventory.vm_instance import VM_NIC
 from cloudbus.services.base import ResourceService
 from cloudbus.services.common import STATE_EVENTS, changes, load, new_row, set_fields
 from cloudbus.services.security_group_rules import DUPLICATE_RULE, INVALID_REMOTE, identity, normalise
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection
 
 ADD_NIC_FAILED = errors.register("SG.1000", "Unable to add vm nics to the security group")
 

@@ -16,11 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Table, delete, exists, insert, literal, select, union_all
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cloudbus.apis.internal.tag import RecordTags, SweepTags
 from cloudbus.apis.tag import CreateSystemTag, CreateUserTag, DeleteTag, UpdateSystemTag
@@ -39,6 +38,9 @@ from cloudbus.inventory.tag import (
 )
 from cloudbus.services.base import ResourceService
 from cloudbus.services.common import load, new_row, set_fields
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection
 
 log = get_logger(__name__)
 

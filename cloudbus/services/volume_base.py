@@ -12,10 +12,9 @@ reserves the delta; expunging returns `size`.
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, delete, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cloudbus import inventory
 from cloudbus.apis.internal.host import HypervisorCommand
@@ -27,6 +26,9 @@ from cloudbus.core.messages import Message, Reply
 from cloudbus.inventory.volume import VOLUME, VOLUME_SNAPSHOT, VOLUME_SNAPSHOT_TREE
 from cloudbus.services.base import ResourceService
 from cloudbus.services.common import load_row
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection
 
 log = get_logger(__name__)
 

@@ -13,11 +13,10 @@ L3 really has no free address. (On SQLite writers are serialised anyway.)
 from __future__ import annotations
 
 import random
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, delete, insert, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cloudbus.apis.internal.network import CANNOT_ALLOCATE_IP
 from cloudbus.core import errors
@@ -26,6 +25,9 @@ from cloudbus.inventory.ip_range import IP_RANGE, USED_IP
 from cloudbus.inventory.l3_network import L3_NETWORK
 from cloudbus.services.common import missing, new_row
 from cloudbus.services.network.ipam import Span, ipv4, pick_random, random_candidates, to_int, to_ip
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection
 
 _rng = random.SystemRandom()
 

@@ -12,11 +12,10 @@ first: only the transaction that deleted it gives the bytes back, so settling is
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, case, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cloudbus.core import errors
 from cloudbus.core.db import upsert_into
@@ -24,6 +23,9 @@ from cloudbus.core.ids import utcnow
 from cloudbus.inventory.primary_storage import local_storage_host_ref_table as host_ref
 from cloudbus.inventory.primary_storage import primary_storage_reservation_table as reservation
 from cloudbus.inventory.primary_storage import primary_storage_table as ps_table
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection
 
 # built once: every VM creation runs them (building a statement costs more than running it)
 _TAKE_FROM_SHARE = (

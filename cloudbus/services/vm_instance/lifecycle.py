@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cloudbus import inventory
 from cloudbus.apis.vm_instance import CreateVmInstance, MigrateVm, StartVmInstance, StopVmInstance
@@ -29,6 +28,9 @@ from cloudbus.services.vm_instance import store
 from cloudbus.services.vm_instance.calls import Calls
 from cloudbus.services.vm_instance.creation import Instantiation, encode_disks, planned_volumes, root_volume_storage
 from cloudbus.services.vm_instance.states import check_allowed
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection
 
 _INSERT_VM = insert(store.VM)
 _INSERT_NIC = insert(store.NIC)

@@ -10,11 +10,10 @@ from __future__ import annotations
 import json
 import secrets
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cloudbus.core import errors
 from cloudbus.core.db import Database
@@ -22,6 +21,9 @@ from cloudbus.core.ids import new_uuid, utcnow
 from cloudbus.inventory.vm_instance import VM_INSTANCE, vm_instance_table, vm_nic_table
 from cloudbus.services.common import load, load_row, update_by_key
 from cloudbus.services.vm_instance.states import VM_MAC, check_transition
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection
 
 VM = vm_instance_table
 NIC = vm_nic_table
