@@ -50,6 +50,7 @@ SERVICES = [
     "cloudbus.services.volume:VolumeService",
     "cloudbus.services.tag:TagService",
     "cloudbus.services.security_group:SecurityGroupService",
+    "cloudbus.services.identity:IdentityService",
 ]
 
 HYPERVISORS = {

@@ -182,10 +182,14 @@ class Cloud:
 BOOKKEEPING = frozenset({"api_record", "operation_journal", "management_node"})
 
 # Tables whose rows belong to no zone, so DeleteZone leaves them (reference 4.4: a backup
-# storage is only detached from the zone; images, offerings, security groups and network
-# service providers are global) — with the schema's version row.
+# storage is only detached from the zone; images, offerings, security groups, network
+# service providers and identities are global) — with the schema's version row.
 ZONE_INDEPENDENT = frozenset(
     {
+        "account",
+        "identity_user",
+        "project",
+        "session",
         "alembic_version",
         "backup_storage",
         "image",

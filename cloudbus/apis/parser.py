@@ -52,6 +52,7 @@ from pydantic.fields import FieldInfo
 from cloudbus.core import errors
 from cloudbus.core.errors import CloudBusError
 from cloudbus.core.messages import APIMessage, APIQueryMessage, Ref
+from cloudbus.core.passwords import sha512_hex
 
 RESERVED_QUERY_KEYS = frozenset(
     {
@@ -129,6 +130,9 @@ def parse_tokens(tokens: Sequence[str], catalog: dict[str, type[APIMessage]] | N
     for token in tokens[1:]:
         key, value = _split_token(token)
         _put(params, key, convert(api, key, value))
+    for key in api.wire_hashed:  # what was typed never leaves the CLI (zstack-cli does the same)
+        if isinstance(params.get(key), str):
+            params[key] = sha512_hex(params[key])
     return Command(api, params)
 
 

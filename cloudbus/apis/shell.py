@@ -20,6 +20,7 @@ The Query API -> inventory mapping is the class's own `inventory` declaration.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -159,12 +160,22 @@ def _members(inv: Any) -> list[str]:
 # -- the loop ----------------------------------------------------------------------------
 
 
+_SECRET_VALUE = re.compile(r"\b(password|oldPassword)=(\"[^\"]*\"|'[^']*'|\S+)")
+
+
+class _MaskedHistory(FileHistory):
+    """File history that keeps `password=...` values out of the file (zstack-cli masks them too)."""
+
+    def store_string(self, string: str) -> None:
+        super().store_string(_SECRET_VALUE.sub(r"\1=******", string))
+
+
 def _history(settings: Settings) -> History:
     try:
         settings.home.mkdir(parents=True, exist_ok=True)
         path = settings.home / "history"
         path.touch(exist_ok=True)
-        return FileHistory(str(path))
+        return _MaskedHistory(str(path))
     except OSError:
         # A read-only home must not make the shell unusable; history is a convenience.
         return InMemoryHistory()

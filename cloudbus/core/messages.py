@@ -243,6 +243,8 @@ class APIMessage(Message):
 
     is_api: ClassVar[bool] = True
     exactly_once: ClassVar[bool] = True
+    # fields a client sends as the SHA-512 hex of what was typed (passwords, as zstack-cli)
+    wire_hashed: ClassVar[tuple[str, ...]] = ()
 
 
 class APICreateMessage(APIMessage):

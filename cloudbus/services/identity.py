@@ -1,0 +1,290 @@
+"""Identity service (`identity`): accounts, their projects and users, login sessions.
+
+Every account has a `default` project from its creation (seed 004). The first start of a
+database creates the SystemAdmin account `admin` with ZStack's fixed uuid; its password is
+`CLOUDBUS_ADMIN_PASSWORD` when set, otherwise ZStack's `password`. Passwords are kept only as
+scrypt hashes of what the client sent (core/passwords.py), hashed off the event loop.
+
+A login that fails says only that the name or the password was wrong (ID.1000), whichever
+it was. A session lasts `CLOUDBUS_SESSION_TIMEOUT` seconds (7200) unless renewed, and an
+account holds at most `CLOUDBUS_SESSION_MAX` live sessions (500; ID.1006 beyond).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from cloudbus.apis.identity import (
+    CreateAccount,
+    CreateProject,
+    CreateUser,
+    DeleteAccount,
+    DeleteProject,
+    DeleteUser,
+    LogInByAccount,
+    LogInByUser,
+    LogOut,
+    RenewSession,
+    UpdateAccount,
+    UpdateUser,
+    ValidateSession,
+)
+from cloudbus.cascade.messages import CascadeStep
+from cloudbus.core import errors
+from cloudbus.core.ids import new_uuid, utcnow
+from cloudbus.core.messages import Reply
+from cloudbus.core.passwords import hash_password, sha512_hex, verify_password
+from cloudbus.core.service import handles
+from cloudbus.inventory.declarations import Inventory
+from cloudbus.inventory.identity import ACCOUNT, PROJECT, USER, session_table
+from cloudbus.services.base import ResourceService
+from cloudbus.services.common import changes, load, load_row, new_row, set_fields
+
+ADMIN_UUID = "36c27e8ff05c4780bf6d2fa65700f22e"  # ZStack's AccountConstant.INITIAL_SYSTEM_ADMIN_UUID
+DEFAULT_PROJECT = "default"
+
+AUTHENTICATION = errors.register("ID.1000", "Authentication failed")
+INVALID_SESSION = errors.register("ID.1001", "Invalid or expired session")
+TOO_MANY_SESSIONS = errors.register("ID.1006", "Too many active sessions")
+
+
+def session_timeout() -> int:
+    return int(os.environ.get("CLOUDBUS_SESSION_TIMEOUT") or 7200)
+
+
+def session_limit() -> int:
+    return int(os.environ.get("CLOUDBUS_SESSION_MAX") or 500)
+
+
+async def _hash(secret: str) -> str:
+    return await asyncio.to_thread(hash_password, secret)
+
+
+async def _matches(secret: str, stored: str) -> bool:
+    return await asyncio.to_thread(verify_password, secret, stored)
+
+
+class IdentityService(ResourceService):
+    service_id = "identity"
+
+    async def start(self) -> None:
+        """Create `admin` on a database that has none (every node tries; one insert wins)."""
+        async with self.db.read() as conn:
+            if await conn.scalar(select(ACCOUNT.key).where(ACCOUNT.key == ADMIN_UUID)) is not None:
+                return
+        typed = os.environ.get("CLOUDBUS_ADMIN_PASSWORD") or "password"
+        try:
+            await self._insert_account(ADMIN_UUID, "admin", await _hash(sha512_hex(typed)), "SystemAdmin", None)
+        except IntegrityError:
+            pass  # another node created it first
+
+    # --- accounts ---------------------------------------------------------------------------
+
+    async def _insert_account(self, uuid: str, name: str, hashed: str, kind: str, description: str | None) -> None:
+        async with self.db.tx() as conn:
+            await conn.execute(
+                insert(ACCOUNT.table).values(
+                    new_row(uuid, name=name, description=description, type=kind, password=hashed)
+                )
+            )
+            project = new_row(new_uuid(), name=DEFAULT_PROJECT, description=None, accountUuid=uuid)
+            await conn.execute(insert(PROJECT.table).values(project))
+
+    @handles(CreateAccount)
+    async def create_account(self, msg: CreateAccount) -> dict[str, Any]:
+        uuid = msg.new_resource_uuid()
+        hashed = await _hash(msg.password)
+        try:
+            await self._insert_account(uuid, msg.name, hashed, msg.type, msg.description)
+        except IntegrityError:
+            raise errors.invalid_argument(f"an account named {msg.name} or with uuid[{uuid}] already exists") from None
+        async with self.db.read() as conn:
+            return await load(conn, ACCOUNT, uuid)
+
+    @handles(UpdateAccount)
+    async def update_account(self, msg: UpdateAccount) -> dict[str, Any]:
+        values = changes(msg, "name", "description")
+        if msg.password is not None:
+            if msg.oldPassword is not None:
+                async with self.db.read() as conn:
+                    row = await load_row(conn, ACCOUNT, msg.uuid)
+                if not await _matches(msg.oldPassword, row["password"]):
+                    raise errors.fail(AUTHENTICATION, f"the old password of account[uuid:{msg.uuid}] is wrong")
+            values["password"] = await _hash(msg.password)
+        try:
+            async with self.db.tx() as conn:
+                await load(conn, ACCOUNT, msg.uuid)
+                await set_fields(conn, ACCOUNT, msg.uuid, **values)
+                return await load(conn, ACCOUNT, msg.uuid)
+        except IntegrityError:
+            raise errors.invalid_argument(f"an account named {msg.name} already exists") from None
+
+    @handles(DeleteAccount)
+    async def delete_account(self, msg: DeleteAccount) -> None:
+        if msg.uuid == ADMIN_UUID:
+            raise errors.operation_error(f"account admin[uuid:{ADMIN_UUID}] cannot be deleted")
+        await self.delete_cascade("Account", [msg.uuid], msg.deleteMode)
+
+    # --- projects ---------------------------------------------------------------------------
+
+    @handles(CreateProject)
+    async def create_project(self, msg: CreateProject) -> dict[str, Any]:
+        uuid = msg.new_resource_uuid()
+        row = new_row(uuid, name=msg.name, description=msg.description, accountUuid=msg.accountUuid)
+        try:
+            async with self.db.tx() as conn:
+                await conn.execute(insert(PROJECT.table).values(row))
+        except IntegrityError:
+            raise errors.invalid_argument(
+                f"account[uuid:{msg.accountUuid}] already has a project named {msg.name}, or uuid[{uuid}] is taken"
+            ) from None
+        async with self.db.read() as conn:
+            return await load(conn, PROJECT, uuid)
+
+    @handles(DeleteProject)
+    async def delete_project(self, msg: DeleteProject) -> None:
+        async with self.db.read() as conn:
+            row = await conn.scalar(select(PROJECT.table.c.name).where(PROJECT.key == msg.uuid))
+        if row == DEFAULT_PROJECT:
+            raise errors.operation_error(
+                f"project[uuid:{msg.uuid}] is its account's default project: it goes only with the account"
+            )
+        await self.delete_cascade("Project", [msg.uuid], msg.deleteMode)
+
+    # --- users ------------------------------------------------------------------------------
+
+    @handles(CreateUser)
+    async def create_user(self, msg: CreateUser) -> dict[str, Any]:
+        uuid = msg.new_resource_uuid()
+        hashed = await _hash(msg.password)
+        row = new_row(uuid, name=msg.name, description=msg.description, accountUuid=msg.accountUuid, password=hashed)
+        try:
+            async with self.db.tx() as conn:
+                await conn.execute(insert(USER.table).values(row))
+        except IntegrityError:
+            raise errors.invalid_argument(
+                f"account[uuid:{msg.accountUuid}] already has a user named {msg.name}, or uuid[{uuid}] is taken"
+            ) from None
+        async with self.db.read() as conn:
+            return await load(conn, USER, uuid)
+
+    @handles(UpdateUser)
+    async def update_user(self, msg: UpdateUser) -> dict[str, Any]:
+        values = changes(msg, "name", "description")
+        if msg.password is not None:
+            values["password"] = await _hash(msg.password)
+        try:
+            async with self.db.tx() as conn:
+                await load(conn, USER, msg.uuid)
+                await set_fields(conn, USER, msg.uuid, **values)
+                return await load(conn, USER, msg.uuid)
+        except IntegrityError:
+            raise errors.invalid_argument(f"the account of user[uuid:{msg.uuid}] has a user named {msg.name}") from None
+
+    @handles(DeleteUser)
+    async def delete_user(self, msg: DeleteUser) -> None:
+        await self.delete_cascade("User", [msg.uuid], msg.deleteMode)
+
+    async def on_delete(self, inv: Inventory, step: CascadeStep, *, force: bool) -> None:
+        sessions = session_table.c
+        async with self.db.tx() as conn:
+            if inv.name == "Account":
+                await conn.execute(delete(session_table).where(sessions.accountUuid.in_(step.uuids)))
+            elif inv.name == "User":
+                await conn.execute(delete(session_table).where(sessions.userUuid.in_(step.uuids)))
+            await conn.execute(delete(inv.table).where(inv.key.in_(step.uuids)))
+
+    # --- sessions ---------------------------------------------------------------------------
+
+    @handles(LogInByAccount)
+    async def log_in_by_account(self, msg: LogInByAccount) -> dict[str, Any]:
+        async with self.db.read() as conn:
+            account = (
+                (await conn.execute(select(ACCOUNT.table).where(ACCOUNT.table.c.name == msg.accountName)))
+                .mappings()
+                .first()
+            )
+        if account is None or not await _matches(msg.password, account["password"]):
+            raise errors.fail(AUTHENTICATION, "wrong account name or password")
+        return await self._open_session(account["uuid"], None, "AccountVO")
+
+    @handles(LogInByUser)
+    async def log_in_by_user(self, msg: LogInByUser) -> dict[str, Any]:
+        if (msg.accountName is None) == (msg.accountUuid is None):
+            raise errors.invalid_argument("exactly one of accountName and accountUuid must be given")
+        a, u = ACCOUNT.table, USER.table
+        which = a.c.name == msg.accountName if msg.accountName is not None else a.c.uuid == msg.accountUuid
+        query = select(u).select_from(u.join(a, a.c.uuid == u.c.accountUuid)).where(which, u.c.name == msg.userName)
+        async with self.db.read() as conn:
+            user = (await conn.execute(query)).mappings().first()
+        if user is None or not await _matches(msg.password, user["password"]):
+            raise errors.fail(AUTHENTICATION, "wrong account, user name or password")
+        return await self._open_session(user["accountUuid"], user["uuid"], "UserVO")
+
+    async def _open_session(self, account: str, user: str | None, user_type: str) -> dict[str, Any]:
+        now = utcnow()
+        s = session_table.c
+        row = {
+            "uuid": new_uuid(),
+            "accountUuid": account,
+            "userUuid": user,
+            "userType": user_type,
+            "expiredDate": now + timedelta(seconds=session_timeout()),
+            "createDate": now,
+        }
+        async with self.db.tx() as conn:
+            await conn.execute(delete(session_table).where(s.accountUuid == account, s.expiredDate <= now))
+            live = await conn.scalar(select(func.count()).select_from(session_table).where(s.accountUuid == account))
+            if live >= session_limit():
+                raise errors.fail(
+                    TOO_MANY_SESSIONS, f"account[uuid:{account}] already has {live} live sessions, the most allowed"
+                )
+            await conn.execute(insert(session_table).values(row))
+        return _session_inventory(row)
+
+    @handles(LogOut)
+    async def log_out(self, msg: LogOut) -> None:
+        if msg.sessionUuid:
+            async with self.db.tx() as conn:
+                await conn.execute(delete(session_table).where(session_table.c.uuid == msg.sessionUuid))
+
+    @handles(ValidateSession)
+    async def validate_session(self, msg: ValidateSession) -> Reply:
+        return Reply(validSession=await self._live(msg.sessionUuid) is not None)
+
+    @handles(RenewSession)
+    async def renew_session(self, msg: RenewSession) -> dict[str, Any]:
+        now = utcnow()
+        s = session_table.c
+        async with self.db.tx() as conn:
+            renewed = await conn.execute(
+                session_table.update()
+                .where(s.uuid == msg.sessionUuid, s.expiredDate > now)
+                .values(expiredDate=now + timedelta(seconds=msg.duration))
+            )
+            if renewed.rowcount != 1:
+                raise errors.fail(INVALID_SESSION, f"session[uuid:{msg.sessionUuid}] is unknown or expired")
+            row = (await conn.execute(select(session_table).where(s.uuid == msg.sessionUuid))).mappings().one()
+        return _session_inventory(dict(row))
+
+    async def _live(self, session_uuid: str) -> dict[str, Any] | None:
+        s = session_table.c
+        async with self.db.read() as conn:
+            row = (
+                (await conn.execute(select(session_table).where(s.uuid == session_uuid, s.expiredDate > utcnow())))
+                .mappings()
+                .first()
+            )
+        return dict(row) if row is not None else None
+
+
+def _session_inventory(row: dict[str, Any]) -> dict[str, Any]:
+    from cloudbus.core.ids import iso
+
+    return {**row, "expiredDate": iso(row["expiredDate"]), "createDate": iso(row["createDate"])}
