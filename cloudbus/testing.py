@@ -190,6 +190,8 @@ ZONE_INDEPENDENT = frozenset(
         "identity_user",
         "project",
         "session",
+        "tenant_info",
+        "tenant_serial",
         "alembic_version",
         "backup_storage",
         "image",

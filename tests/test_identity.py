@@ -5,6 +5,8 @@ Passwords go over the wire as the SHA-512 hex of what was typed, as the CLI send
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import io
 import json
 from datetime import UTC, datetime, timedelta
@@ -21,7 +23,7 @@ from cloudbus.apis.shell import make_prompt, shell_loop
 from cloudbus.core.config import Settings
 from cloudbus.core.logging import configure, get_logger
 from cloudbus.core.passwords import sha512_hex
-from cloudbus.inventory.identity import account_table, session_table, user_table
+from cloudbus.inventory.identity import account_table, session_table, tenant_table, user_table
 from cloudbus.testing import Cloud
 from tests import test_cli as cli
 from tests.test_cli import quiet_logs  # noqa: F401 (a fixture)
@@ -213,3 +215,64 @@ def test_secret_values_never_reach_a_log_line() -> None:
         configure()
     [line] = [json.loads(raw) for raw in stream.getvalue().splitlines()]
     assert (line["password"], line["apikey"], line["sessionUuid"], line["who"]) == ("******",) * 3 + ("t1",)
+
+
+# --- tenants and API keys (seed 000) ------------------------------------------------------------
+
+
+async def test_a_tenant_gets_a_serial_id_an_account_project_user_and_a_key_shown_once(cloud: Cloud) -> None:
+    first = await cloud.api("CreateTenant", tenantName="acme")
+    second = await cloud.api("CreateTenant", tenantName="globex")
+    assert first.success and second.success
+    assert (first.get("tenantId"), second.get("tenantId")) == ("t-0000000001", "t-0000000002")
+    key = first.get("apikey")
+    assert isinstance(key, str) and len(key) >= 32 and key != second.get("apikey")
+    [tenant] = await cloud.query("QueryTenant", ("tenantName", "=", "acme"))
+    assert tenant["tenantId"] == "t-0000000001"
+    assert "apiKeyHash" not in tenant and key not in json.dumps(tenant)
+    [account] = await cloud.query("QueryAccount", ("uuid", "=", tenant["accountUuid"]))
+    assert (account["name"], account["type"]) == ("t-0000000001", "Normal")
+    [project] = await cloud.query("QueryProject", ("accountUuid", "=", account["uuid"]))
+    assert (project["uuid"], project["name"], project["isDefault"]) == (tenant["projectUuid"], "t-0000000001", True)
+    [user] = await cloud.query("QueryUser", ("accountUuid", "=", account["uuid"]))
+    assert (user["uuid"], user["name"]) == (tenant["userUuid"], "t-0000000001")
+    async with cloud.db.read() as conn:
+        stored = await conn.scalar(select(tenant_table.c.apiKeyHash).where(tenant_table.c.tenantId == "t-0000000001"))
+    assert stored == hashlib.sha256(key.encode()).hexdigest()
+
+
+async def test_a_duplicate_tenant_name_is_refused_and_takes_no_serial(cloud: Cloud) -> None:
+    await cloud.ok("CreateTenant", tenantName="acme")
+    before = await cloud.snapshot()
+    refused = await cloud.error("CreateTenant", tenantName="acme")
+    assert refused.code == "SYS.1007" and "acme" in refused.details
+    assert await cloud.snapshot() == before
+    assert (await cloud.api("CreateTenant", tenantName="globex")).get("tenantId") == "t-0000000002"
+
+
+async def test_concurrent_registrations_get_unique_gap_free_ids(cloud: Cloud) -> None:
+    names = [f"tenant{i}" for i in range(12)] + ["tenant3", "tenant7"]  # two duplicates among them
+    replies = await asyncio.gather(*(cloud.api("CreateTenant", tenantName=n) for n in names))
+    ids = sorted(r.get("tenantId") for r in replies if r.success)
+    assert ids == [f"t-{i:010d}" for i in range(1, 13)]
+    assert sorted(r.error.code for r in replies if not r.success) == ["SYS.1007", "SYS.1007"]
+    assert len(await cloud.query("QueryTenant")) == 12
+
+
+async def test_a_regenerated_key_replaces_the_old_one(cloud: Cloud) -> None:
+    old = (await cloud.api("CreateTenant", tenantName="acme")).get("apikey")
+    again = await cloud.api("RegenerateApiKey", tenantId="t-0000000001")
+    assert again.success and again.get("apikey") not in (None, old)
+    async with cloud.db.read() as conn:
+        stored = await conn.scalar(select(tenant_table.c.apiKeyHash))
+    assert stored == hashlib.sha256(again.get("apikey").encode()).hexdigest()
+    assert (await cloud.error("RegenerateApiKey", tenantId="t-0000000099")).code == "SYS.1003"
+    assert (await cloud.error("RegenerateApiKey", tenantId="acme")).code == "SYS.1007"
+
+
+async def test_deleting_a_tenants_account_removes_the_tenant(cloud: Cloud) -> None:
+    await cloud.ok("CreateTenant", tenantName="acme")
+    [tenant] = await cloud.query("QueryTenant")
+    await cloud.ok("DeleteAccount", uuid=tenant["accountUuid"])
+    assert await cloud.query("QueryTenant") == []
+    assert await cloud.query("QueryUser", ("accountUuid", "=", tenant["accountUuid"])) == []

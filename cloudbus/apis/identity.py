@@ -140,3 +140,24 @@ class ValidateSession(_Session, APIMessage):
 class RenewSession(_Session, APIMessage):
     sessionUuid: str
     duration: SessionSeconds = 7200
+
+
+class _Tenant(Concerns):
+    resource: ClassVar[str] = "Tenant"
+
+
+class CreateTenant(_Tenant, APIMessage):
+    """Seed 000's tenant registration. Reply: `tenantId` (`t-` + a 10-digit serial) and `apikey`,
+    shown this once."""
+
+    tenantName: Annotated[Name, StringConstraints(max_length=100)]
+
+
+class RegenerateApiKey(_Tenant, APIMessage):
+    """A new API key for the tenant (the old one stops working). Reply: `tenantId`, `apikey`."""
+
+    tenantId: Annotated[str, StringConstraints(pattern=r"^t-\d{10}$")]
+
+
+class QueryTenant(APIQueryMessage):
+    inventory: ClassVar[str] = "Tenant"

@@ -2,13 +2,17 @@
 
 - `account`: AccountInventory (`type` SystemAdmin | Normal); `password` is a KDF hash of the
   SHA-512 hex the client sends, never rendered;
-- `project`: a project inside an account (seed 004); every account has a `default` one;
+- `project`: a project inside an account (seed 004); every account has a default one
+  (`isDefault`), which goes only with its account;
 - `identity_user`: UserInventory (a user of an account), `password` as for accounts;
 - `session`: SessionInventory, what LogInByAccount / LogInByUser return; `expiredDate` moves
-  with RenewSession. Not queryable: a session uuid is a bearer secret.
+  with RenewSession. Not queryable: a session uuid is a bearer secret;
+- `tenant_info` (seed 000): a tenant registered by CreateTenant, `t-` + a 10-digit serial taken
+  from `tenant_serial` in the registering transaction (so ids are unique and gap-free), with
+  the account, default project and user named after it and the SHA-256 of its API key.
 """
 
-from sqlalchemy import Column, ForeignKey, String, Table, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, Column, ForeignKey, String, Table, UniqueConstraint
 
 from cloudbus.inventory.declarations import Inventory, Join, register
 from cloudbus.inventory.schema import UtcDateTime, common_columns, metadata, uuid_column
@@ -27,6 +31,7 @@ project_table = Table(
     metadata,
     *common_columns(),
     uuid_column("accountUuid", ForeignKey("account.uuid"), nullable=False, index=True),
+    Column("isDefault", Boolean, nullable=False),
     UniqueConstraint("accountUuid", "name", name="uq_project_accountUuid_name"),
 )
 
@@ -50,6 +55,28 @@ session_table = Table(
     Column("createDate", UtcDateTime(), nullable=False),
 )
 
+tenant_table = Table(
+    "tenant_info",
+    metadata,
+    uuid_column(primary_key=True),
+    Column("tenantId", String(20), nullable=False, unique=True),
+    Column("tenantName", String(100), nullable=False, unique=True),
+    uuid_column("accountUuid", ForeignKey("account.uuid"), nullable=False, index=True),
+    uuid_column("projectUuid", nullable=False),
+    uuid_column("userUuid", nullable=False),
+    Column("apiKeyHash", String(64), nullable=False),
+    Column("createDate", UtcDateTime(), nullable=False),
+    Column("lastOpDate", UtcDateTime(), nullable=False),
+)
+
+# one row: the last tenant serial handed out (CreateTenant increments it in its transaction)
+tenant_serial_table = Table(
+    "tenant_serial",
+    metadata,
+    Column("id", String(16), primary_key=True),
+    Column("last", BigInteger, nullable=False),
+)
+
 ACCOUNT = register(
     Inventory(
         name="Account",
@@ -58,6 +85,7 @@ ACCOUNT = register(
         joins={
             "project": Join("Project", target_key="accountUuid"),
             "user": Join("User", target_key="accountUuid"),
+            "tenant": Join("Tenant", target_key="accountUuid"),
         },
         hidden=frozenset({"password"}),
     )
@@ -81,5 +109,16 @@ USER = register(
         parents={"Account": "accountUuid"},
         joins={"account": Join("Account", self_key="accountUuid")},
         hidden=frozenset({"password"}),
+    )
+)
+
+TENANT = register(
+    Inventory(
+        name="Tenant",
+        table=tenant_table,
+        service_id="identity",
+        parents={"Account": "accountUuid"},
+        joins={"account": Join("Account", self_key="accountUuid")},
+        hidden=frozenset({"apiKeyHash"}),
     )
 )

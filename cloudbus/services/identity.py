@@ -1,9 +1,13 @@
 """Identity service (`identity`): accounts, their projects and users, login sessions.
 
-Every account has a `default` project from its creation (seed 004). The first start of a
+Every account has a default project from its creation (seed 004), named `default` (a
+tenant's is named after the tenant id). The first start of a
 database creates the SystemAdmin account `admin` with ZStack's fixed uuid; its password is
 `CLOUDBUS_ADMIN_PASSWORD` when set, otherwise ZStack's `password`. Passwords are kept only as
 scrypt hashes of what the client sent (core/passwords.py), hashed off the event loop.
+
+CreateTenant (seed 000) registers a tenant `t-0000000001`, `t-0000000002`, ... with its own
+account, default project and user, and returns an API key once; RegenerateApiKey replaces it.
 
 A login that fails says only that the name or the password was wrong (ID.1000), whichever
 it was. A session lasts `CLOUDBUS_SESSION_TIMEOUT` seconds (7200) unless renewed, and an
@@ -13,7 +17,9 @@ account holds at most `CLOUDBUS_SESSION_MAX` live sessions (500; ID.1006 beyond)
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
+import secrets
 from datetime import timedelta
 from typing import Any
 
@@ -23,6 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from cloudbus.apis.identity import (
     CreateAccount,
     CreateProject,
+    CreateTenant,
     CreateUser,
     DeleteAccount,
     DeleteProject,
@@ -30,6 +37,7 @@ from cloudbus.apis.identity import (
     LogInByAccount,
     LogInByUser,
     LogOut,
+    RegenerateApiKey,
     RenewSession,
     UpdateAccount,
     UpdateUser,
@@ -42,12 +50,11 @@ from cloudbus.core.messages import Reply
 from cloudbus.core.passwords import hash_password, sha512_hex, verify_password
 from cloudbus.core.service import handles
 from cloudbus.inventory.declarations import Inventory
-from cloudbus.inventory.identity import ACCOUNT, PROJECT, USER, session_table
+from cloudbus.inventory.identity import ACCOUNT, PROJECT, TENANT, USER, session_table, tenant_serial_table
 from cloudbus.services.base import ResourceService
 from cloudbus.services.common import changes, load, load_row, new_row, set_fields
 
 ADMIN_UUID = "36c27e8ff05c4780bf6d2fa65700f22e"  # ZStack's AccountConstant.INITIAL_SYSTEM_ADMIN_UUID
-DEFAULT_PROJECT = "default"
 
 AUTHENTICATION = errors.register("ID.1000", "Authentication failed")
 INVALID_SESSION = errors.register("ID.1001", "Invalid or expired session")
@@ -88,13 +95,7 @@ class IdentityService(ResourceService):
 
     async def _insert_account(self, uuid: str, name: str, hashed: str, kind: str, description: str | None) -> None:
         async with self.db.tx() as conn:
-            await conn.execute(
-                insert(ACCOUNT.table).values(
-                    new_row(uuid, name=name, description=description, type=kind, password=hashed)
-                )
-            )
-            project = new_row(new_uuid(), name=DEFAULT_PROJECT, description=None, accountUuid=uuid)
-            await conn.execute(insert(PROJECT.table).values(project))
+            await _add_account(conn, uuid, name, hashed, kind, description)
 
     @handles(CreateAccount)
     async def create_account(self, msg: CreateAccount) -> dict[str, Any]:
@@ -136,7 +137,7 @@ class IdentityService(ResourceService):
     @handles(CreateProject)
     async def create_project(self, msg: CreateProject) -> dict[str, Any]:
         uuid = msg.new_resource_uuid()
-        row = new_row(uuid, name=msg.name, description=msg.description, accountUuid=msg.accountUuid)
+        row = new_row(uuid, name=msg.name, description=msg.description, accountUuid=msg.accountUuid, isDefault=False)
         try:
             async with self.db.tx() as conn:
                 await conn.execute(insert(PROJECT.table).values(row))
@@ -150,8 +151,8 @@ class IdentityService(ResourceService):
     @handles(DeleteProject)
     async def delete_project(self, msg: DeleteProject) -> None:
         async with self.db.read() as conn:
-            row = await conn.scalar(select(PROJECT.table.c.name).where(PROJECT.key == msg.uuid))
-        if row == DEFAULT_PROJECT:
+            is_default = await conn.scalar(select(PROJECT.table.c.isDefault).where(PROJECT.key == msg.uuid))
+        if is_default:
             raise errors.operation_error(
                 f"project[uuid:{msg.uuid}] is its account's default project: it goes only with the account"
             )
@@ -199,6 +200,53 @@ class IdentityService(ResourceService):
             elif inv.name == "User":
                 await conn.execute(delete(session_table).where(sessions.userUuid.in_(step.uuids)))
             await conn.execute(delete(inv.table).where(inv.key.in_(step.uuids)))
+
+    # --- tenants (seed 000) -------------------------------------------------------------------
+
+    @handles(CreateTenant)
+    async def create_tenant(self, msg: CreateTenant) -> Reply:
+        """An account, its default project and a user, all named after the new tenant id, and
+        an API key returned this once (only its SHA-256 is kept)."""
+        key = new_api_key()
+        hashed = await _hash(sha512_hex(secrets.token_urlsafe(32)))  # a password nobody knows
+        now = utcnow()
+        try:
+            async with self.db.tx() as conn:
+                if await conn.scalar(select(TENANT.key).where(TENANT.table.c.tenantName == msg.tenantName)):
+                    raise errors.invalid_argument(f"a tenant named {msg.tenantName} already exists")
+                tenant_id = await _next_tenant_id(conn)
+                account = new_uuid()
+                project = await _add_account(conn, account, tenant_id, hashed, "Normal", None, project=tenant_id)
+                user = new_row(new_uuid(), name=tenant_id, description=None, accountUuid=account, password=hashed)
+                await conn.execute(insert(USER.table).values(user))
+                row = {
+                    "uuid": new_uuid(),
+                    "tenantId": tenant_id,
+                    "tenantName": msg.tenantName,
+                    "accountUuid": account,
+                    "projectUuid": project,
+                    "userUuid": user["uuid"],
+                    "apiKeyHash": api_key_hash(key),
+                    "createDate": now,
+                    "lastOpDate": now,
+                }
+                await conn.execute(insert(TENANT.table).values(row))
+        except IntegrityError:  # a concurrent registration of the same name won
+            raise errors.invalid_argument(f"a tenant named {msg.tenantName} already exists") from None
+        return Reply(tenantId=tenant_id, apikey=key)
+
+    @handles(RegenerateApiKey)
+    async def regenerate_api_key(self, msg: RegenerateApiKey) -> Reply:
+        key = new_api_key()
+        async with self.db.tx() as conn:
+            changed = await conn.execute(
+                TENANT.table.update()
+                .where(TENANT.table.c.tenantId == msg.tenantId)
+                .values(apiKeyHash=api_key_hash(key), lastOpDate=utcnow())
+            )
+            if changed.rowcount != 1:
+                raise errors.not_found(f"unable to find tenant[tenantId:{msg.tenantId}]")
+        return Reply(tenantId=msg.tenantId, apikey=key)
 
     # --- sessions ---------------------------------------------------------------------------
 
@@ -282,6 +330,40 @@ class IdentityService(ResourceService):
                 .first()
             )
         return dict(row) if row is not None else None
+
+
+async def _add_account(
+    conn: Any, uuid: str, name: str, hashed: str, kind: str, description: str | None, *, project: str = "default"
+) -> str:
+    """The account row and its default project (named `project`); returns the project's uuid."""
+    await conn.execute(
+        insert(ACCOUNT.table).values(new_row(uuid, name=name, description=description, type=kind, password=hashed))
+    )
+    row = new_row(new_uuid(), name=project, description=None, accountUuid=uuid, isDefault=True)
+    await conn.execute(insert(PROJECT.table).values(row))
+    return str(row["uuid"])
+
+
+async def _next_tenant_id(conn: Any) -> str:
+    """`t-` + the next serial, taken in the caller's transaction: the row's lock (PostgreSQL) or the
+    write lock (SQLite) orders concurrent registrations, and a rolled-back one gives its number back."""
+    serial = tenant_serial_table.c
+    taken = await conn.execute(
+        tenant_serial_table.update().where(serial.id == "tenant").values(last=serial.last + 1).returning(serial.last)
+    )
+    last = taken.scalar()
+    if last is None:
+        raise errors.fail(errors.INTERNAL, "the tenant serial row is missing (migration 0011 creates it)")
+    return f"t-{int(last):010d}"
+
+
+def new_api_key() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def api_key_hash(key: str) -> str:
+    """A random 192-bit key needs no slow KDF: its SHA-256 is as hard to reverse."""
+    return hashlib.sha256(key.encode()).hexdigest()
 
 
 def _session_inventory(row: dict[str, Any]) -> dict[str, Any]:

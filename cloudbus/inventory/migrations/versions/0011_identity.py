@@ -1,4 +1,4 @@
-"""identity: accounts, their projects and users, login sessions
+"""identity: accounts, their projects and users, login sessions, tenants
 
 Revision ID: 0011
 Revises: 0010
@@ -66,6 +66,7 @@ def upgrade() -> None:
         "project",
         *_common(),
         sa.Column("accountUuid", sa.String(length=32), nullable=False),
+        sa.Column("isDefault", sa.Boolean(), nullable=False),
         _owned_by_account("project"),
         sa.PrimaryKeyConstraint("uuid", name=op.f("pk_project")),
         sa.UniqueConstraint("accountUuid", "name", name="uq_project_accountUuid_name"),
@@ -87,9 +88,37 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("uuid", name=op.f("pk_session")),
     )
     op.create_index(op.f("ix_session_accountUuid"), "session", ["accountUuid"], unique=False)
+    op.create_table(
+        "tenant_serial",
+        sa.Column("id", sa.String(length=16), nullable=False),
+        sa.Column("last", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_tenant_serial")),
+    )
+    op.execute("INSERT INTO tenant_serial (id, last) VALUES ('tenant', 0)")
+    op.create_table(
+        "tenant_info",
+        sa.Column("uuid", sa.String(length=32), nullable=False),
+        sa.Column("tenantId", sa.String(length=20), nullable=False),
+        sa.Column("tenantName", sa.String(length=100), nullable=False),
+        sa.Column("accountUuid", sa.String(length=32), nullable=False),
+        sa.Column("projectUuid", sa.String(length=32), nullable=False),
+        sa.Column("userUuid", sa.String(length=32), nullable=False),
+        sa.Column("apiKeyHash", sa.String(length=64), nullable=False),
+        sa.Column("createDate", date, nullable=False),
+        sa.Column("lastOpDate", date, nullable=False),
+        _owned_by_account("tenant_info"),
+        sa.PrimaryKeyConstraint("uuid", name=op.f("pk_tenant_info")),
+        sa.UniqueConstraint("tenantId", name=op.f("uq_tenant_info_tenantId")),
+        sa.UniqueConstraint("tenantName", name=op.f("uq_tenant_info_tenantName")),
+    )
+    op.create_index(op.f("ix_tenant_info_accountUuid"), "tenant_info", ["accountUuid"], unique=False)
+    op.create_index("ix_tenant_info_createDate_uuid", "tenant_info", ["createDate", "uuid"], unique=False)
+    op.create_index("ix_tenant_info_lastOpDate_uuid", "tenant_info", ["lastOpDate", "uuid"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_table("tenant_info")
+    op.drop_table("tenant_serial")
     op.drop_table("session")
     op.drop_table("project")
     op.drop_table("identity_user")
