@@ -9,19 +9,24 @@ import asyncio
 import hashlib
 import io
 import json
+import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 from sqlalchemy import select, update
 
+from cloudbus.apis.internal.identity import AuthenticateApiKey
 from cloudbus.apis.parser import parse_line
 from cloudbus.apis.shell import make_prompt, shell_loop
 from cloudbus.core.config import Settings
 from cloudbus.core.logging import configure, get_logger
+from cloudbus.core.messages import Reply
 from cloudbus.core.passwords import sha512_hex
 from cloudbus.inventory.identity import account_table, session_table, tenant_table, user_table
 from cloudbus.testing import Cloud
@@ -276,3 +281,85 @@ async def test_deleting_a_tenants_account_removes_the_tenant(cloud: Cloud) -> No
     await cloud.ok("DeleteAccount", uuid=tenant["accountUuid"])
     assert await cloud.query("QueryTenant") == []
     assert await cloud.query("QueryUser", ("accountUuid", "=", tenant["accountUuid"])) == []
+
+
+# --- APIAuth (seed 000): the key, then the platform authoriser --------------------------------
+
+
+class _Platform(BaseHTTPRequestHandler):
+    """A cloud-management platform answering the authoriser's callback: yes, no, or never."""
+
+    asked: ClassVar[list[dict[str, Any]]] = []
+    release = threading.Event()
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.asked.append({"path": self.path, **body})
+        if self.path == "/silent":
+            self.release.wait(30)  # answers only once the test is done with it
+        payload = json.dumps({"allowed": self.path == "/yes"}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *_: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def platform() -> Iterator[str]:
+    _Platform.asked.clear()
+    _Platform.release.clear()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Platform)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        _Platform.release.set()
+        server.shutdown()
+        server.server_close()
+
+
+async def _auth(cloud: Cloud, key: str, tenant: str, *resources: str) -> Reply:
+    msg = AuthenticateApiKey(apikey=key, tenantId=tenant, platformUserId="pu-7", resourceUuids=list(resources))
+    return await cloud.node.bus.call(msg)
+
+
+async def test_apiauth_accepts_the_current_key_only(cloud: Cloud) -> None:
+    created = await cloud.api("CreateTenant", tenantName="acme")
+    key, tenant = created.get("apikey"), created.get("tenantId")
+    [info] = await cloud.query("QueryTenant")
+    good = await _auth(cloud, key, tenant)
+    assert good.success and good.get("accountUuid") == info["accountUuid"]
+    assert good.get("projectUuid") == info["projectUuid"]
+    wrong = await _auth(cloud, key + "x", tenant)
+    other_tenant = await _auth(cloud, key, "t-0000000099")
+    assert wrong.error.code == other_tenant.error.code == "ID.1000"
+    await cloud.ok("RegenerateApiKey", tenantId=tenant)
+    assert (await _auth(cloud, key, tenant)).error.code == "ID.1000"  # the replaced key
+
+
+async def test_apiauth_asks_the_platform_about_named_resources(
+    cloud: Cloud, platform: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    created = await cloud.api("CreateTenant", tenantName="acme")
+    key, tenant = created.get("apikey"), created.get("tenantId")
+    monkeypatch.setenv("CLOUDBUS_PLATFORM_AUTH_TIMEOUT", "0.5")
+    monkeypatch.setenv("CLOUDBUS_PLATFORM_AUTH_URL", f"{platform}/yes")
+    assert (await _auth(cloud, key, tenant)).success  # no resources named: the key suffices
+    assert _Platform.asked == []
+    assert (await _auth(cloud, key, tenant, "r1", "r2")).success
+    assert _Platform.asked == [
+        {"path": "/yes", "tenantId": tenant, "platformUserId": "pu-7", "resourceUuids": ["r1", "r2"]}
+    ]
+    monkeypatch.setenv("CLOUDBUS_PLATFORM_AUTH_URL", f"{platform}/no")
+    denied = await _auth(cloud, key, tenant, "r1")
+    assert denied.error.code == "ID.1002" and "denied" in denied.error.details
+    monkeypatch.setenv("CLOUDBUS_PLATFORM_AUTH_URL", f"{platform}/silent")
+    silent = await _auth(cloud, key, tenant, "r1")
+    assert silent.error.code == "ID.1002" and "did not allow" in silent.error.details
+    assert (await _auth(cloud, key + "x", tenant, "r1")).error.code == "ID.1000"  # the key first
+    assert len(_Platform.asked) == 3

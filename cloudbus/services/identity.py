@@ -8,6 +8,8 @@ scrypt hashes of what the client sent (core/passwords.py), hashed off the event 
 
 CreateTenant (seed 000) registers a tenant `t-0000000001`, `t-0000000002`, ... with its own
 account, default project and user, and returns an API key once; RegenerateApiKey replaces it.
+AuthenticateApiKey is the seed's APIAuth (apis/internal/identity.py): the key, then the
+platform authoriser for the resources named.
 
 A login that fails says only that the name or the password was wrong (ID.1000), whichever
 it was. A session lasts `CLOUDBUS_SESSION_TIMEOUT` seconds (7200) unless renewed, and an
@@ -18,8 +20,11 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
+import json
 import os
 import secrets
+import urllib.request
 from datetime import timedelta
 from typing import Any
 
@@ -43,6 +48,7 @@ from cloudbus.apis.identity import (
     UpdateUser,
     ValidateSession,
 )
+from cloudbus.apis.internal.identity import AuthenticateApiKey
 from cloudbus.cascade.messages import CascadeStep
 from cloudbus.core import errors
 from cloudbus.core.ids import new_uuid, utcnow
@@ -58,6 +64,7 @@ ADMIN_UUID = "36c27e8ff05c4780bf6d2fa65700f22e"  # ZStack's AccountConstant.INIT
 
 AUTHENTICATION = errors.register("ID.1000", "Authentication failed")
 INVALID_SESSION = errors.register("ID.1001", "Invalid or expired session")
+NO_PERMISSION = errors.register("ID.1002", "Permission denied")
 TOO_MANY_SESSIONS = errors.register("ID.1006", "Too many active sessions")
 
 
@@ -248,6 +255,21 @@ class IdentityService(ResourceService):
                 raise errors.not_found(f"unable to find tenant[tenantId:{msg.tenantId}]")
         return Reply(tenantId=msg.tenantId, apikey=key)
 
+    @handles(AuthenticateApiKey, chain=False)
+    async def authenticate_api_key(self, msg: AuthenticateApiKey) -> Reply:
+        async with self.db.read() as conn:
+            row = (
+                (await conn.execute(select(TENANT.table).where(TENANT.table.c.tenantId == msg.tenantId)))
+                .mappings()
+                .first()
+            )
+        if row is None or not hmac.compare_digest(row["apiKeyHash"], api_key_hash(msg.apikey)):
+            raise errors.fail(AUTHENTICATION, f"wrong or replaced API key for tenant[{msg.tenantId}]")
+        url = os.environ.get("CLOUDBUS_PLATFORM_AUTH_URL")
+        if msg.resourceUuids and url:
+            await platform_allows(url, msg.tenantId, msg.platformUserId, msg.resourceUuids)
+        return Reply(accountUuid=row["accountUuid"], projectUuid=row["projectUuid"], userUuid=row["userUuid"])
+
     # --- sessions ---------------------------------------------------------------------------
 
     @handles(LogInByAccount)
@@ -355,6 +377,29 @@ async def _next_tenant_id(conn: Any) -> str:
     if last is None:
         raise errors.fail(errors.INTERNAL, "the tenant serial row is missing (migration 0011 creates it)")
     return f"t-{int(last):010d}"
+
+
+async def platform_allows(url: str, tenant_id: str, platform_user: str, resources: list[str]) -> None:
+    """Ask the cloud-management platform (seed 000's second check): POST JSON
+    `{tenantId, platformUserId, resourceUuids}`; only HTTP 200 with `{"allowed": true}` allows.
+    Anything else, a refusal, an error or no answer in time, denies with ID.1002."""
+    timeout = float(os.environ.get("CLOUDBUS_PLATFORM_AUTH_TIMEOUT") or 5)
+    body = json.dumps({"tenantId": tenant_id, "platformUserId": platform_user, "resourceUuids": resources})
+
+    def ask() -> bool:
+        request = urllib.request.Request(
+            url, data=body.encode(), headers={"Content-Type": "application/json"}, method="POST"
+        )
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status == 200 and json.loads(response.read() or b"{}").get("allowed") is True
+
+    what = f"platform user[{platform_user}] of tenant[{tenant_id}] on resources {resources}"
+    try:
+        allowed = await asyncio.to_thread(ask)
+    except (OSError, ValueError) as exc:  # refused, unreachable, timed out, not JSON
+        raise errors.fail(NO_PERMISSION, f"the platform authoriser did not allow {what}: {exc}") from None
+    if not allowed:
+        raise errors.fail(NO_PERMISSION, f"the platform authoriser denied {what}")
 
 
 def new_api_key() -> str:
