@@ -25,6 +25,7 @@ import json
 import os
 import secrets
 import urllib.request
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -51,7 +52,7 @@ from cloudbus.apis.identity import (
 from cloudbus.apis.internal.identity import AuthenticateApiKey
 from cloudbus.cascade.messages import CascadeStep
 from cloudbus.core import errors
-from cloudbus.core.ids import new_uuid, utcnow
+from cloudbus.core.ids import iso, new_uuid, utcnow
 from cloudbus.core.messages import Reply
 from cloudbus.core.passwords import hash_password, sha512_hex, verify_password
 from cloudbus.core.service import handles
@@ -93,27 +94,35 @@ class IdentityService(ResourceService):
             if await conn.scalar(select(ACCOUNT.key).where(ACCOUNT.key == ADMIN_UUID)) is not None:
                 return
         typed = os.environ.get("CLOUDBUS_ADMIN_PASSWORD") or "password"
+        hashed = await _hash(sha512_hex(typed))
         try:
-            await self._insert_account(ADMIN_UUID, "admin", await _hash(sha512_hex(typed)), "SystemAdmin", None)
+            async with self.db.tx() as conn:
+                await _add_account(conn, ADMIN_UUID, "admin", hashed, "SystemAdmin", None)
         except IntegrityError:
             pass  # another node created it first
 
-    # --- accounts ---------------------------------------------------------------------------
+    async def _write(
+        self, inv: Inventory, uuid: str, taken: str, write: Callable[[Any], Awaitable[Any]]
+    ) -> dict[str, Any]:
+        """`write(conn)`, then the inventory of `uuid`, in one transaction; a clash with a unique
+        name or uuid is SYS.1007 `taken` (nothing written)."""
+        try:
+            async with self.db.tx() as conn:
+                await write(conn)
+                return await load(conn, inv, uuid)
+        except IntegrityError:
+            raise errors.invalid_argument(taken) from None
 
-    async def _insert_account(self, uuid: str, name: str, hashed: str, kind: str, description: str | None) -> None:
-        async with self.db.tx() as conn:
-            await _add_account(conn, uuid, name, hashed, kind, description)
+    # --- accounts ---------------------------------------------------------------------------
 
     @handles(CreateAccount)
     async def create_account(self, msg: CreateAccount) -> dict[str, Any]:
         uuid = msg.new_resource_uuid()
         hashed = await _hash(msg.password)
-        try:
-            await self._insert_account(uuid, msg.name, hashed, msg.type, msg.description)
-        except IntegrityError:
-            raise errors.invalid_argument(f"an account named {msg.name} or with uuid[{uuid}] already exists") from None
-        async with self.db.read() as conn:
-            return await load(conn, ACCOUNT, uuid)
+        taken = f"an account named {msg.name} or with uuid[{uuid}] already exists"
+        return await self._write(
+            ACCOUNT, uuid, taken, lambda conn: _add_account(conn, uuid, msg.name, hashed, msg.type, msg.description)
+        )
 
     @handles(UpdateAccount)
     async def update_account(self, msg: UpdateAccount) -> dict[str, Any]:
@@ -125,13 +134,8 @@ class IdentityService(ResourceService):
                 if not await _matches(msg.oldPassword, row["password"]):
                     raise errors.fail(AUTHENTICATION, f"the old password of account[uuid:{msg.uuid}] is wrong")
             values["password"] = await _hash(msg.password)
-        try:
-            async with self.db.tx() as conn:
-                await load(conn, ACCOUNT, msg.uuid)
-                await set_fields(conn, ACCOUNT, msg.uuid, **values)
-                return await load(conn, ACCOUNT, msg.uuid)
-        except IntegrityError:
-            raise errors.invalid_argument(f"an account named {msg.name} already exists") from None
+        taken = f"an account named {msg.name} already exists"
+        return await self._write(ACCOUNT, msg.uuid, taken, lambda conn: _update(conn, ACCOUNT, msg.uuid, values))
 
     @handles(DeleteAccount)
     async def delete_account(self, msg: DeleteAccount) -> None:
@@ -145,15 +149,8 @@ class IdentityService(ResourceService):
     async def create_project(self, msg: CreateProject) -> dict[str, Any]:
         uuid = msg.new_resource_uuid()
         row = new_row(uuid, name=msg.name, description=msg.description, accountUuid=msg.accountUuid, isDefault=False)
-        try:
-            async with self.db.tx() as conn:
-                await conn.execute(insert(PROJECT.table).values(row))
-        except IntegrityError:
-            raise errors.invalid_argument(
-                f"account[uuid:{msg.accountUuid}] already has a project named {msg.name}, or uuid[{uuid}] is taken"
-            ) from None
-        async with self.db.read() as conn:
-            return await load(conn, PROJECT, uuid)
+        taken = f"account[uuid:{msg.accountUuid}] already has a project named {msg.name}, or uuid[{uuid}] is taken"
+        return await self._write(PROJECT, uuid, taken, lambda conn: conn.execute(insert(PROJECT.table).values(row)))
 
     @handles(DeleteProject)
     async def delete_project(self, msg: DeleteProject) -> None:
@@ -172,28 +169,16 @@ class IdentityService(ResourceService):
         uuid = msg.new_resource_uuid()
         hashed = await _hash(msg.password)
         row = new_row(uuid, name=msg.name, description=msg.description, accountUuid=msg.accountUuid, password=hashed)
-        try:
-            async with self.db.tx() as conn:
-                await conn.execute(insert(USER.table).values(row))
-        except IntegrityError:
-            raise errors.invalid_argument(
-                f"account[uuid:{msg.accountUuid}] already has a user named {msg.name}, or uuid[{uuid}] is taken"
-            ) from None
-        async with self.db.read() as conn:
-            return await load(conn, USER, uuid)
+        taken = f"account[uuid:{msg.accountUuid}] already has a user named {msg.name}, or uuid[{uuid}] is taken"
+        return await self._write(USER, uuid, taken, lambda conn: conn.execute(insert(USER.table).values(row)))
 
     @handles(UpdateUser)
     async def update_user(self, msg: UpdateUser) -> dict[str, Any]:
         values = changes(msg, "name", "description")
         if msg.password is not None:
             values["password"] = await _hash(msg.password)
-        try:
-            async with self.db.tx() as conn:
-                await load(conn, USER, msg.uuid)
-                await set_fields(conn, USER, msg.uuid, **values)
-                return await load(conn, USER, msg.uuid)
-        except IntegrityError:
-            raise errors.invalid_argument(f"the account of user[uuid:{msg.uuid}] has a user named {msg.name}") from None
+        taken = f"the account of user[uuid:{msg.uuid}] has a user named {msg.name}"
+        return await self._write(USER, msg.uuid, taken, lambda conn: _update(conn, USER, msg.uuid, values))
 
     @handles(DeleteUser)
     async def delete_user(self, msg: DeleteUser) -> None:
@@ -366,6 +351,11 @@ async def _add_account(
     return str(row["uuid"])
 
 
+async def _update(conn: Any, inv: Inventory, uuid: str, values: dict[str, Any]) -> None:
+    await load(conn, inv, uuid)  # SYS.1003 for a resource gone meanwhile
+    await set_fields(conn, inv, uuid, **values)
+
+
 async def _next_tenant_id(conn: Any) -> str:
     """`t-` + the next serial, taken in the caller's transaction: the row's lock (PostgreSQL) or the
     write lock (SQLite) orders concurrent registrations, and a rolled-back one gives its number back."""
@@ -412,6 +402,4 @@ def api_key_hash(key: str) -> str:
 
 
 def _session_inventory(row: dict[str, Any]) -> dict[str, Any]:
-    from cloudbus.core.ids import iso
-
     return {**row, "expiredDate": iso(row["expiredDate"]), "createDate": iso(row["createDate"])}
