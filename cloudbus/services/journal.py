@@ -1,7 +1,7 @@
 """Operation journals: the persisted progress of multi-step operations on one resource.
 
-An operation opens its journal before its first change (`open`), saves what a successor
-must know as it goes (`save`), and closes it when settled (`close`). A journal written
+An operation opens its journal before its first change (`open`), with everything a
+successor must know to settle it, and closes it when settled (`close`). A journal written
 under a recorded API message is dropped with the API's record instead (Records.finish),
 so "journal present, record Running" always means: the outcome is still to be decided.
 When a node dies, the node that notices sends each of its journals to the owning service
@@ -66,13 +66,6 @@ class Journal:
         async with db.tx() as own:
             await own.execute(_INSERT, row)
         return journal
-
-    async def save(self, **state: Any) -> None:
-        self.state.update(state)
-        async with self.db.tx() as conn:
-            await conn.execute(
-                update(JOURNAL).where(JOURNAL.c.uuid == self.uuid).values(state=_dump(self.state), lastOpDate=utcnow())
-            )
 
     async def close(self) -> None:
         if self.api_id is None:

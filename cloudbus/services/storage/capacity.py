@@ -50,8 +50,12 @@ class NoRoom(Exception):
     """Raised inside a transaction to roll back a half-made reservation."""
 
 
-async def reserve(conn: AsyncConnection, ps_uuid: str, size: int, host_uuid: str | None) -> None:
-    """Take `size` bytes; raises NoRoom (the caller's transaction then rolls back)."""
+async def reserve(
+    conn: AsyncConnection, ps_uuid: str, size: int, host_uuid: str | None, owner: str | None = None
+) -> None:
+    """Take `size` bytes; raises NoRoom (the caller's transaction then rolls back). With an
+    `owner`, what was taken is recorded as that owner's reservation in the same transaction
+    (one open reservation per owner: a second one fails, and the transaction rolls back)."""
     if host_uuid is not None:
         taken = await conn.execute(_TAKE_FROM_SHARE, {"ps": ps_uuid, "host": host_uuid, "size": size, "now": utcnow()})
         if taken.rowcount != 1:
@@ -59,17 +63,11 @@ async def reserve(conn: AsyncConnection, ps_uuid: str, size: int, host_uuid: str
     taken = await conn.execute(_TAKE, {"ps": ps_uuid, "size": size})
     if taken.rowcount != 1:
         raise NoRoom
-
-
-async def record_reservation(
-    conn: AsyncConnection, owner_uuid: str, ps_uuid: str, size: int, host_uuid: str | None
-) -> None:
-    """Record what `reserve` just took as `owner_uuid`'s (one open reservation per owner: a
-    second one fails, and the caller's transaction rolls back with what it reserved)."""
-    row = {"ownerUuid": owner_uuid, "primaryStorageUuid": ps_uuid, "hostUuid": host_uuid, "size": size}
-    added = await conn.execute(_reservation_insert(conn.dialect.name), {**row, "createDate": utcnow()})
-    if added.rowcount != 1:
-        raise errors.operation_error(f"owner[uuid:{owner_uuid}] already holds a primary-storage reservation")
+    if owner is not None:
+        row = {"ownerUuid": owner, "primaryStorageUuid": ps_uuid, "hostUuid": host_uuid, "size": size}
+        added = await conn.execute(_reservation_insert(conn.dialect.name), {**row, "createDate": utcnow()})
+        if added.rowcount != 1:
+            raise errors.operation_error(f"owner[uuid:{owner}] already holds a primary-storage reservation")
 
 
 @functools.cache

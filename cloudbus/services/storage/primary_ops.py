@@ -116,11 +116,9 @@ class PrimaryStorageOps:
                     local.append(dict(ps))
                     continue
                 try:
-                    await capacity.reserve(conn, ps["uuid"], msg.size, None)
+                    await capacity.reserve(conn, ps["uuid"], msg.size, None, msg.ownerUuid)
                 except capacity.NoRoom:
                     continue
-                if msg.ownerUuid is not None:
-                    await capacity.record_reservation(conn, msg.ownerUuid, ps["uuid"], msg.size, None)
                 return Reply(primaryStorageUuid=ps["uuid"], hostUuid=None)
         for ps in local:
             host_uuid = msg.hostUuid if ps["type"] == LOCAL else None
@@ -128,9 +126,7 @@ class PrimaryStorageOps:
                 await self._ensure_share_for(ps, host_uuid, msg.clusterUuid)
             try:
                 async with self.db.tx() as conn:
-                    await capacity.reserve(conn, ps["uuid"], msg.size, host_uuid)
-                    if msg.ownerUuid is not None:
-                        await capacity.record_reservation(conn, msg.ownerUuid, ps["uuid"], msg.size, host_uuid)
+                    await capacity.reserve(conn, ps["uuid"], msg.size, host_uuid, msg.ownerUuid)
             except capacity.NoRoom:
                 continue
             return Reply(primaryStorageUuid=ps["uuid"], hostUuid=host_uuid)
