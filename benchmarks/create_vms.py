@@ -68,6 +68,7 @@ from benchmarks.support import (
     peak_rss_mb,
 )
 from cloudbus.apis.client import Client
+from cloudbus.core.auth import admin_password
 from cloudbus.core.ids import new_uuid
 from cloudbus.core.logging import configure
 from cloudbus.testing import Cloud
@@ -284,6 +285,7 @@ async def run_servers(config: str, servers: int, backing: Any, vms: int, concurr
         namespace = f"bench{new_uuid()[:8]}"
         async with cluster(servers, backing.amqp_url, db_url, namespace, workdir / new_uuid()[:8]) as nodes:
             async with Client(backing.amqp_url, namespace=namespace, timeout=CALL_TIMEOUT) as client:
+                await client.log_in("admin", admin_password())
                 fields, spec, model = await phases(ApiCloud(client), db_url, vms, concurrency, pg, nodes)
             warnings = [json.dumps(e) for n in nodes for e in n.complaints()]
         floor = await run_floor(db_url, spec, model, vms, concurrency, pg)

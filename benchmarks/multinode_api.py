@@ -46,6 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a scri
 from benchmarks.support import ROOT, CallFn, Measured, backing_servers, cluster, database, drive
 from cloudbus.apis.client import Client
 from cloudbus.apis.zone import CreateZone, UpdateZone
+from cloudbus.core.auth import admin_password
 from cloudbus.core.ids import new_uuid
 from cloudbus.core.logging import configure
 from cloudbus.core.messages import APIMessage
@@ -75,6 +76,7 @@ async def api_rows(n: int, args: argparse.Namespace, db_url: str, workdir: Path)
     async with cluster(n, args.amqp_url, db_url, namespace, workdir) as servers:
         print(f"{n} server(s) ready in {time.monotonic() - started:.1f} s", flush=True)
         async with Client(args.amqp_url, namespace=namespace, timeout=CALL_TIMEOUT) as client:
+            await client.log_in("admin", admin_password())
             creates = [client.call(CreateZone(name=f"zone{i}")) for i in range(ZONES)]
             zones = [z["uuid"] for z in await asyncio.gather(*creates)]
             workloads: dict[str, Callable[[int], APIMessage]] = {

@@ -34,6 +34,7 @@ from sqlalchemy import event
 
 from cloudbus.apis.client import Client
 from cloudbus.apis.management_node import QueryManagementNode
+from cloudbus.core.auth import admin_password
 from cloudbus.core.db import Database
 from cloudbus.core.ids import new_uuid
 from tests.support.cluster import wait_until
@@ -189,6 +190,7 @@ async def cluster(n: int, bus_url: str, db_url: str, namespace: str, workdir: Pa
             )
         nodes = {event["node"] for event in ready}
         async with Client(bus_url, namespace=namespace, timeout=60) as client:
+            await client.log_in("admin", admin_password())
             await wait_until(
                 lambda: _has(running_nodes(client), nodes),
                 READY_TIMEOUT,

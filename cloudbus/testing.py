@@ -9,6 +9,11 @@
         zone = await cloud.ok("CreateZone", name="z1")        # inventory or AssertionError
         reply = await cloud.api("DeleteZone", uuid=zone["uuid"])   # whole Reply
         cloud.sim.fail("connect")                             # the simulator driver
+        async with cloud.logged_in("alice", "pw") as alice:   # the cloud as account alice sees it
+            await alice.error("CreateZone", name="z2")            # ID.1002
+
+Over the broker the cloud's own client logs in as `admin` first (CLOUDBUS_ADMIN_PASSWORD or
+ZStack's `password`); embedded, a client without a session acts as admin.
 
 `build_env()` brings up a topology in one call (ZStack's EnvSpec).
 """
@@ -21,6 +26,7 @@ from typing import Any
 
 from cloudbus.apis.catalog import api as api_class
 from cloudbus.apis.client import Client
+from cloudbus.core.auth import Credentials, admin_password
 from cloudbus.core.db import Database
 from cloudbus.core.errors import CloudBusError
 from cloudbus.core.messages import Reply, build
@@ -28,9 +34,11 @@ from cloudbus.node import ManagementNode, make_bus
 
 
 class Cloud:
-    def __init__(self, node: ManagementNode, client: Client) -> None:
+    def __init__(self, node: ManagementNode, client: Client, bus_url: str | None = None, **bus_options: Any) -> None:
         self.node = node
         self.client = client
+        self.bus_url = bus_url
+        self.bus_options = bus_options
 
     @classmethod
     @asynccontextmanager
@@ -43,9 +51,25 @@ class Cloud:
         try:
             client = Client(bus_url, **bus_options) if bus_url else Client(bus=node.bus)
             async with client:
-                yield cls(node, client)
+                if bus_url:  # over the broker every API needs a session (embedded callers are admin)
+                    await client.log_in("admin", admin_password())
+                yield cls(node, client, bus_url, **bus_options)
         finally:
             await node.stop()
+
+    @asynccontextmanager
+    async def logged_in(self, account: str, password: str, *, user: str | None = None) -> AsyncIterator[Cloud]:
+        """The same cloud as account `account` (or its user `user`) sees it: a client of its own,
+        logged in with the password as typed."""
+        async with self.connect() as client:
+            await client.log_in(account, password, user=user)
+            yield Cloud(self.node, client, self.bus_url, **self.bus_options)
+
+    def connect(self, credentials: Credentials | None = None) -> Client:
+        """A new client of this cloud (over the broker when it has one) sending `credentials`."""
+        if self.bus_url:
+            return Client(self.bus_url, credentials=credentials, **self.bus_options)
+        return Client(bus=self.node.bus, credentials=credentials)
 
     @property
     def sim(self) -> Any:
@@ -187,7 +211,10 @@ BOOKKEEPING = frozenset({"api_record", "operation_journal", "management_node"})
 ZONE_INDEPENDENT = frozenset(
     {
         "account",
+        "account_resource_ref",
         "identity_user",
+        "quota",
+        "shared_resource",
         "project",
         "session",
         "tenant_info",

@@ -478,6 +478,7 @@ async def test_broker_restart_during_a_client_loop(
 async def test_the_same_api_message_delivered_twice_runs_once(cluster: Cluster, env: Env) -> None:
     await cluster.start(2)
     async with RawClient(env.bus_url, env.namespace) as raw:
+        await raw.log_in()
         # twice at once: two nodes may pick them up together
         twin = uuid.uuid4().hex
         for _ in range(2):
@@ -511,6 +512,7 @@ async def replies_within(raw: RawClient, msg_id: str, count: int, seconds: float
 async def test_management_nodes_are_listed_and_a_stopped_one_leaves(cluster: Cluster, env: Env) -> None:
     await cluster.start(3)
     async with RawClient(env.bus_url, env.namespace) as raw:
+        await raw.log_in()
 
         async def running() -> set[str]:
             reply = await raw.call("QueryManagementNode", {})

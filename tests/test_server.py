@@ -48,6 +48,15 @@ async def test_plain_amqp_json_client_drives_the_server(
 ) -> None:
     server = await start_server(env, tmp_path, servers)
 
+    # without credentials only the login APIs answer; a caller claimed in the envelope is ignored
+    refused = await raw.call("CreateZone", {"name": "z0"})
+    assert refused["success"] is False and refused["error"]["code"] == "ID.1001"
+    forged = {"accountUuid": "36c27e8ff05c4780bf6d2fa65700f22e", "admin": True}
+    msg_id = await raw.publish("CreateZone", {"name": "z0"}, extra={"caller": forged})
+    [reply] = await raw.wait_replies(msg_id)
+    assert reply["body"]["error"]["code"] == "ID.1001"
+    await raw.log_in("admin", "password")
+
     zone = await raw.call("CreateZone", {"name": "z1"})
     assert zone["success"] is True and zone["inventory"]["name"] == "z1"
     cluster = await raw.call(
@@ -77,6 +86,10 @@ async def test_plain_amqp_json_client_drives_the_server(
 async def test_python_client_talks_to_the_server(env: Env, tmp_path: Path, servers: list[ServerProcess]) -> None:
     await start_server(env, tmp_path, servers)
     async with Client(env.bus_url, namespace=env.namespace) as c:
+        with pytest.raises(ApiError) as refused:
+            await c.call(CreateZone(name="z0"))
+        assert refused.value.error.code == "ID.1001"
+        await c.log_in("admin", "password")
         inv = await c.call(CreateZone(name="z1"))
         assert inv["name"] == "z1"
         with pytest.raises(ApiError) as failed:
@@ -91,6 +104,7 @@ async def test_two_servers_share_one_cloud(
     first = await start_server(env, tmp_path, servers)
     second = await start_server(env, tmp_path, servers)
     assert await raw.consumers("api.portal") == 2
+    await raw.log_in("admin", "password")
 
     replies = await asyncio.gather(*(raw.call("CreateZone", {"name": f"z{i}"}) for i in range(100)))
     assert all(r["success"] for r in replies), [r for r in replies if not r["success"]][:3]
@@ -116,6 +130,10 @@ async def test_cli_is_a_pure_client_of_running_servers(env: Env, tmp_path: Path,
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(["cloudbus", *args], capture_output=True, text=True, env=environ, timeout=60)
 
+    refused = await asyncio.to_thread(cli, "CreateZone", "name=zone0")
+    assert refused.returncode == 1 and json.loads(refused.stdout)["error"]["code"] == "ID.1001"
+    login = await asyncio.to_thread(cli, "LogInByAccount", "accountName=admin", "password=password")
+    assert login.returncode == 0, login.stderr
     created = await asyncio.to_thread(cli, "CreateZone", "name=zone1", "description=first zone")
     assert created.returncode == 0, created.stderr
     zone = json.loads(created.stdout)["inventory"]

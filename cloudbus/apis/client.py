@@ -7,6 +7,11 @@
 With a `bus` instead of a URL the client uses that bus (e.g. the LocalBus of an embedded
 node). The client never imports a service: it only sends API messages to `api.portal`.
 
+Every API but the login family needs credentials over the broker (ID.1001 without):
+`await c.log_in("admin", "password")` keeps the session and sends it with every later call
+(`c.credentials`; `Client(url, credentials=Credentials(apikey=..., tenantId=...,
+platformUserId=...))` calls with seed 000's API key instead).
+
 A call whose connection to the broker was lost (SYS.1011: the reply can no longer arrive)
 is sent again with the same message id until the call's timeout, once the connection is
 back (and while the nodes re-declare their queues on a restarted broker: SYS.1008). The
@@ -22,12 +27,12 @@ import time
 from typing import Any
 
 from cloudbus.core import errors
+from cloudbus.core.auth import PORTAL, Credentials, current_credentials
 from cloudbus.core.bus import Bus
 from cloudbus.core.errors import CloudBusError, ErrorCode
 from cloudbus.core.ids import new_uuid
 from cloudbus.core.messages import APIMessage, Reply
 
-PORTAL = "api.portal"
 RETRY_PAUSE = 0.5
 
 
@@ -41,13 +46,20 @@ class ApiError(CloudBusError):
 
 class Client:
     def __init__(
-        self, url: str | None = None, *, bus: Bus | None = None, timeout: float | None = None, **bus_options: Any
+        self,
+        url: str | None = None,
+        *,
+        bus: Bus | None = None,
+        timeout: float | None = None,
+        credentials: Credentials | None = None,
+        **bus_options: Any,
     ) -> None:
         if url is None and bus is None:
             raise ValueError("Client needs an amqp:// url or a bus")
         self.url = url
         self.bus = bus
         self.timeout = timeout
+        self.credentials = credentials
         self._owns_bus = bus is None
         self.bus_options = bus_options
 
@@ -74,7 +86,7 @@ class Client:
         msg_id, retrying = new_uuid(), (errors.UNDELIVERABLE,)
         while True:
             left = deadline - time.monotonic()
-            reply = await self.bus.call(msg, service=PORTAL, timeout=max(left, 0.001), msg_id=msg_id)
+            reply = await self._send(msg, max(left, 0.001), msg_id)
             code = reply.error.code if not reply.success and reply.error is not None else None
             if code not in retrying or deadline - time.monotonic() <= RETRY_PAUSE:
                 return reply
@@ -82,6 +94,30 @@ class Client:
             # their queues on the restarted broker yet
             retrying = (errors.UNDELIVERABLE, errors.UNKNOWN_MESSAGE)
             await asyncio.sleep(RETRY_PAUSE)
+
+    async def _send(self, msg: APIMessage, timeout: float, msg_id: str) -> Reply:
+        assert self.bus is not None
+        token = current_credentials.set(self.credentials)
+        try:
+            return await self.bus.call(msg, service=PORTAL, timeout=timeout, msg_id=msg_id)
+        finally:
+            current_credentials.reset(token)
+
+    async def log_in(self, account: str, password: str, *, user: str | None = None) -> dict[str, Any]:
+        """LogInByAccount (or LogInByUser with `user`) with the password as typed; later calls
+        carry the session. Returns the SessionInventory."""
+        from cloudbus.apis.identity import LogInByAccount, LogInByUser
+        from cloudbus.core.passwords import sha512_hex
+
+        hashed = sha512_hex(password)
+        msg: APIMessage = (
+            LogInByAccount(accountName=account, password=hashed)
+            if user is None
+            else LogInByUser(accountName=account, userName=user, password=hashed)
+        )
+        session: dict[str, Any] = await self.call(msg)
+        self.credentials = Credentials(session=session["uuid"])
+        return session
 
     async def call(self, msg: APIMessage, *, timeout: float | None = None) -> Any:
         """The payload of a successful reply: `inventory`, `inventories` (or `total` for count)."""

@@ -1,18 +1,20 @@
 """The wire envelope: how a message, a reply or an event looks on the broker (JSON).
 
     request  {"v": 1, "kind": "call"|"send", "id", "name", "service", "body", "deadline", "node",
-              "hops"}
+              "hops", "auth", "caller"}
     reply    {"v": 1, "kind": "reply", "id", "name", "body": Reply.to_json()}
     event    {"v": 1, "kind": "event", "id", "name", "body": Event.data}
 
 `deadline` is absolute (seconds since the epoch) so it survives any number of hops;
 `node` is the sender's node uuid (for logs); `hops` counts forwards between nodes while the
-ring changes. docs/wire-protocol.md is the contract for
-non-Python clients; this module is its only implementation.
+ring changes. `auth` is a client's credentials (a session, or an API key: core/auth.py);
+`caller` is the account the portal resolved them to, carried on between nodes.
+docs/wire-protocol.md is the contract for non-Python clients; this module is its only
+implementation.
 
 Version log (bump `VERSION` only for a change an old receiver cannot ignore;
 receivers ignore keys they do not know):
-- 1: first version. Later additions that old receivers ignore: `hops`.
+- 1: first version. Later additions that old receivers ignore: `hops`, `auth`, `caller`.
 """
 
 from __future__ import annotations
@@ -38,10 +40,12 @@ class Envelope:
     deadline: float | None = None
     node: str | None = None
     hops: int = 0
+    auth: dict[str, Any] | None = None
+    caller: dict[str, Any] | None = None
 
     def encode(self) -> bytes:
         data: dict[str, Any] = {"v": VERSION, "kind": self.kind, "id": self.id, "name": self.name, "body": self.body}
-        for key in ("service", "deadline", "node"):
+        for key in ("service", "deadline", "node", "auth", "caller"):
             value = getattr(self, key)
             if value is not None:
                 data[key] = value
@@ -73,4 +77,6 @@ def decode(raw: bytes) -> Envelope:
         deadline=float(deadline) if isinstance(deadline, int | float) else None,
         node=data.get("node"),
         hops=int(data["hops"]) if isinstance(data.get("hops"), int) else 0,
+        auth=data.get("auth"),
+        caller=data.get("caller") if isinstance(data.get("caller"), dict) else None,
     )

@@ -245,12 +245,19 @@ class APIMessage(Message):
     exactly_once: ClassVar[bool] = True
     # fields a client sends as the SHA-512 hex of what was typed (passwords, as zstack-cli)
     wire_hashed: ClassVar[tuple[str, ...]] = ()
+    # False for the login family: the one APIs called without a session or an API key
+    needs_session: ClassVar[bool] = True
+    # who may call it (the portal): None = derived from the resource type it concerns (a
+    # normal account may act on what accounts own, never on the cloud's infrastructure)
+    admin_only: ClassVar[bool | None] = None
 
 
 class APICreateMessage(APIMessage):
-    """A create API: the caller may choose the new resource's uuid."""
+    """A create API: the caller may choose the new resource's uuid, and the project owning
+    it (a normal account's own; default: its default project)."""
 
     resourceUuid: Uuid | None = None
+    projectUuid: Uuid | None = None
 
     def new_resource_uuid(self) -> str:
         return self.resourceUuid or new_uuid()

@@ -34,6 +34,7 @@ from cloudbus.apis.vm_instance import (
     StartVmInstance,
     StopVmInstance,
 )
+from cloudbus.core.auth import admin_password
 from cloudbus.core.messages import APIMessage
 
 OPS: dict[str, Callable[[str], APIMessage]] = {
@@ -69,6 +70,7 @@ async def run(args: argparse.Namespace, out: IO[str]) -> None:
         out.flush()
 
     async with Client(args.url, namespace=args.namespace, timeout=args.timeout) as client:
+        await client.log_in("admin", admin_password())
         for round_no in range(args.rounds):
             picks = [(rng.choice(sorted(OPS)), rng.choice(vms)) for _ in range(args.per_round)]
             await asyncio.gather(*(call(client, round_no, op, vm) for op, vm in picks))

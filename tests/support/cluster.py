@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import inspect
 import json
 import os
@@ -36,6 +37,7 @@ import aio_pika
 import pytest
 
 from cloudbus.apis.client import Client
+from cloudbus.core.auth import admin_password
 from cloudbus.core.ids import new_uuid
 from cloudbus.testing import Cloud
 
@@ -299,6 +301,7 @@ class Cluster:
     @asynccontextmanager
     async def api(self, timeout: float) -> AsyncIterator[ApiCloud]:
         async with Client(self.env.bus_url, namespace=self.env.namespace, timeout=timeout) as client:
+            await client.log_in("admin", admin_password())
             yield ApiCloud(client)
 
     def tails(self, lines: int = 15) -> str:
@@ -319,6 +322,7 @@ class RawClient:
 
     def __init__(self, url: str, namespace: str) -> None:
         self.url, self.namespace = url, namespace
+        self.auth: dict[str, Any] | None = None  # the envelope's `auth`: set by log_in
         self.replies: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self._arrived = asyncio.Condition()
 
@@ -337,10 +341,22 @@ class RawClient:
             self.replies[message.correlation_id or ""].append(json.loads(message.body))
             self._arrived.notify_all()
 
-    async def publish(self, name: str, body: dict[str, Any], *, msg_id: str | None = None, timeout: float = 30) -> str:
-        """Send API `name` to the portal as envelope `msg_id` (new if None); returns the id."""
+    async def publish(
+        self,
+        name: str,
+        body: dict[str, Any],
+        *,
+        msg_id: str | None = None,
+        timeout: float = 30,
+        extra: dict[str, Any] | None = None,
+    ) -> str:
+        """Send API `name` to the portal as envelope `msg_id` (new if None), with the `extra`
+        envelope keys; returns the id."""
         msg_id = msg_id or uuid.uuid4().hex
         envelope = {"v": 1, "kind": "call", "id": msg_id, "name": name, "body": body, "deadline": time.time() + timeout}
+        if self.auth is not None:
+            envelope["auth"] = self.auth
+        envelope.update(extra or {})
         message = aio_pika.Message(
             json.dumps(envelope).encode(),
             content_type="application/json",
@@ -349,6 +365,14 @@ class RawClient:
         )
         await self.channel.default_exchange.publish(message, f"{self.namespace}.service.api.portal", timeout=10)
         return msg_id
+
+    async def log_in(self, account: str = "admin", password: str = "password") -> dict[str, Any]:
+        """LogInByAccount (the password as its SHA-512 hex); later calls carry the session."""
+        hashed = hashlib.sha512(password.encode()).hexdigest()
+        reply = await self.call("LogInByAccount", {"accountName": account, "password": hashed})
+        assert reply["success"], reply
+        self.auth = {"session": reply["inventory"]["uuid"]}
+        return dict(reply["inventory"])
 
     async def wait_replies(self, msg_id: str, count: int = 1, timeout: float = 30) -> list[dict[str, Any]]:
         """The reply envelopes to `msg_id` once `count` arrived; TimeoutError otherwise."""

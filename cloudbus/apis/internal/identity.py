@@ -28,3 +28,10 @@ class AuthenticateApiKey(_Tenant, Message):
     tenantId: str
     platformUserId: str
     resourceUuids: list[str] = Field(default_factory=list)
+
+
+class AuthenticateSession(_Tenant, Message):
+    """The account a live session acts for. Reply: `accountUuid`, `projectUuid` (its default
+    project), `userUuid`, `admin`; an unknown or expired session fails with ID.1001."""
+
+    sessionUuid: str

@@ -74,6 +74,7 @@ from aio_pika.abc import (
 )
 
 from cloudbus.core import errors
+from cloudbus.core.auth import PORTAL, Caller, Credentials, current_caller, current_credentials
 from cloudbus.core.bus.base import (
     Bus,
     Endpoint,
@@ -346,7 +347,13 @@ class AmqpBus(Bus):
             log.warning("message dropped: cannot publish", service=target, message=msg.message_name(), error=repr(exc))
 
     def _request(self, msg: Message, msg_id: str, kind: str, target: str, deadline: float) -> Envelope:
-        return Envelope(kind, msg_id, msg.message_name(), msg.body(), target, round(deadline, 3), self.node_uuid)
+        envelope = Envelope(kind, msg_id, msg.message_name(), msg.body(), target, round(deadline, 3), self.node_uuid)
+        credentials, caller = current_credentials.get(), current_caller.get()
+        if credentials is not None:
+            envelope.auth = credentials.to_json()
+        if caller is not None:
+            envelope.caller = caller.to_json()
+        return envelope
 
     async def _publish_request(
         self,
@@ -464,6 +471,9 @@ class AmqpBus(Bus):
             if owner is not None and envelope.hops < MAX_HOPS and await self._forward(envelope, message, owner):
                 return None  # the new owner answers the caller directly
         msg_id = envelope.id or message.correlation_id or new_uuid()
+        current_credentials.set(Credentials.from_json(envelope.auth))
+        # only the portal turns credentials into a caller: one claimed to it is ignored
+        current_caller.set(None if endpoint.service_id == PORTAL else Caller.from_json(envelope.caller))
         return await self._deliver(endpoint, msg, msg_id, envelope.deadline)
 
     async def _forward(self, envelope: Envelope, message: AbstractIncomingMessage, owner: str) -> bool:

@@ -37,6 +37,9 @@ class Subscription(Protocol):
 class Bus(abc.ABC):
     """Interface shared by LocalBus and AmqpBus (see the package docstring)."""
 
+    # in-process only (LocalBus): every caller is code of this process, nothing crosses a broker
+    embedded = False
+
     def __init__(self, *, node_uuid: str | None = None, default_timeout: float = 1800.0) -> None:
         self.node_uuid = node_uuid or new_uuid()
         self.default_timeout = default_timeout

@@ -35,6 +35,8 @@ class _LocalSubscription:
 
 
 class LocalBus(Bus):
+    embedded = True
+
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.subscriptions: list[_LocalSubscription] = []
