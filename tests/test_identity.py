@@ -21,9 +21,13 @@ from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 from sqlalchemy import select, update
 
+from cloudbus.apis.identity import QueryAccount
 from cloudbus.apis.internal.identity import AuthenticateApiKey
 from cloudbus.apis.parser import parse_line
+from cloudbus.apis.security_group import CreateSecurityGroup, UpdateSecurityGroup
 from cloudbus.apis.shell import make_prompt, shell_loop
+from cloudbus.apis.zone import CreateZone
+from cloudbus.core.auth import Credentials
 from cloudbus.core.config import Settings
 from cloudbus.core.logging import configure, get_logger
 from cloudbus.core.messages import Reply
@@ -76,7 +80,7 @@ async def test_a_wrong_name_or_password_fails_alike_and_opens_nothing(cloud: Clo
     assert wrong_password.code == wrong_name.code == "ID.1000"
     assert wrong_password.details == wrong_name.details
     after = await cloud.snapshot()
-    assert after["session"] == before["session"] == []
+    assert after["session"] == before["session"]  # (over the broker: the admin session of the test client)
 
 
 async def test_passwords_are_stored_only_as_salted_hashes(cloud: Cloud) -> None:
@@ -363,3 +367,27 @@ async def test_apiauth_asks_the_platform_about_named_resources(
     assert silent.error.code == "ID.1002" and "did not allow" in silent.error.details
     assert (await _auth(cloud, key + "x", tenant, "r1")).error.code == "ID.1000"  # the key first
     assert len(_Platform.asked) == 3
+
+
+async def test_api_key_calls_through_the_portal_ask_the_platform_about_what_they_name(
+    cloud: Cloud, platform: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    created = await cloud.api("CreateTenant", tenantName="acme")
+    key, tenant = created.get("apikey"), created.get("tenantId")
+    credentials = Credentials(apikey=key, tenantId=tenant, platformUserId="pu-7")
+    monkeypatch.setenv("CLOUDBUS_PLATFORM_AUTH_TIMEOUT", "0.5")
+    monkeypatch.setenv("CLOUDBUS_PLATFORM_AUTH_URL", f"{platform}/no")
+    async with cloud.connect(credentials) as client:
+        group = await client.call(CreateSecurityGroup(name="web"))  # names no resource: the key suffices
+        assert _Platform.asked == []
+        [account] = await client.call(QueryAccount())
+        assert account["name"] == tenant  # the tenant's own account, and only it
+        refused = await client.request(UpdateSecurityGroup(uuid=group["uuid"], name="db"))
+        assert refused.error.code == "ID.1002"
+        assert _Platform.asked[-1]["resourceUuids"] == [group["uuid"]]
+        monkeypatch.setenv("CLOUDBUS_PLATFORM_AUTH_URL", f"{platform}/yes")
+        assert (await client.call(UpdateSecurityGroup(uuid=group["uuid"], name="db")))["name"] == "db"
+        assert (await client.request(CreateZone(name="z"))).error.code == "ID.1002"
+    wrong = Credentials(apikey=key + "x", tenantId=tenant, platformUserId="pu-7")
+    async with cloud.connect(wrong) as client:
+        assert (await client.request(QueryAccount())).error.code == "ID.1000"

@@ -16,7 +16,7 @@ ALLOWED = {
     "apis": {"core", "inventory", "apis", "node"},  # front doors start a node; never a service
 }
 # shared by every service: the framework (with its journals and API records), helpers and drivers
-SHARED_SERVICE_MODULES = {"base", "common", "journal", "records", "simulation", "hypervisors", "storage"}
+SHARED_SERVICE_MODULES = {"base", "common", "journal", "ownership", "records", "simulation", "hypervisors", "storage"}
 # private helper modules -> the service they belong to
 HELPERS = {
     "network": "l3_network",

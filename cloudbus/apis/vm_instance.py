@@ -102,10 +102,12 @@ class _VmByInstanceUuid(_Vm, APIMessage):
 
 
 class MigrateVm(_VmByInstanceUuid):
+    admin_only: ClassVar[bool | None] = True  # it names hosts, the infrastructure
     hostUuid: ref("Host") | None = None
 
 
 class GetVmMigrationCandidateHosts(_VmByInstanceUuid):
+    admin_only: ClassVar[bool | None] = True
     pass
 
 

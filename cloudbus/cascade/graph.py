@@ -34,7 +34,7 @@ def build_graph(inventories: Iterable[Inventory]) -> nx.DiGraph:
     for inv in declared:
         graph.add_node(inv.name, service=inv.service_id)
     for inv in declared:
-        for parent in inv.parents:
+        for parent in inv.parent_types:
             if parent not in graph:
                 raise CascadeGraphError(f"{inv.name} declares unknown parent {parent}")
             if parent == inv.name:

@@ -81,6 +81,32 @@ class ListField:
     order_col: str | None = None
 
 
+@dataclass(frozen=True)
+class Tenancy:
+    """What a normal account sees of an inventory (inventory/tenancy.py compiles it to SQL).
+
+    `by="resource"`: the row is visible when the resource whose uuid is in `column` is owned
+    by the account (account_resource_ref) or shared with it -- `column="uuid"` for a resource
+    accounts own (OWNED), the parent's key for a part of one (a VM's nics). `by="account"`:
+    `column` holds the account's own uuid (its projects, users, quotas). An inventory with no
+    tenancy is the cloud's infrastructure: a normal account sees only rows shared with it.
+    """
+
+    column: str
+    by: str = "resource"
+
+
+OWNED = Tenancy("uuid")
+
+
+def part_of(column: str) -> Tenancy:
+    return Tenancy(column)
+
+
+def of_account(column: str) -> Tenancy:
+    return Tenancy(column, "account")
+
+
 @dataclass
 class Inventory:
     name: str
@@ -95,6 +121,14 @@ class Inventory:
     # column -> value every row of this inventory has: a subtype inventory over a shared
     # table (L2VlanNetwork = the l2_network rows whose type is L2VlanNetwork)
     where: dict[str, Any] = field(default_factory=dict)
+    tenancy: Tenancy | None = None
+
+    @property
+    def parent_types(self) -> list[str]:
+        """The cascade's parents: the declared ones, and for a resource accounts own its project
+        (deleting a project, or its account, deletes what it owns: account_resource_ref)."""
+        owned = ["Project"] if self.tenancy == OWNED and "Project" not in self.parents else []
+        return [*self.parents, *owned]
 
     def restrict(self, table: Any = None) -> list[Any]:
         """The `where` clauses on `table` (this inventory's table or an alias of it)."""

@@ -14,7 +14,7 @@
 
 from sqlalchemy import BigInteger, Boolean, Column, ForeignKey, String, Table, UniqueConstraint
 
-from cloudbus.inventory.declarations import Inventory, Join, register
+from cloudbus.inventory.declarations import Inventory, Join, of_account, register
 from cloudbus.inventory.schema import UtcDateTime, common_columns, metadata, uuid_column
 
 account_table = Table(
@@ -82,6 +82,7 @@ ACCOUNT = register(
         name="Account",
         table=account_table,
         service_id="identity",
+        tenancy=of_account("uuid"),
         joins={
             "project": Join("Project", target_key="accountUuid"),
             "user": Join("User", target_key="accountUuid"),
@@ -96,6 +97,7 @@ PROJECT = register(
         name="Project",
         table=project_table,
         service_id="identity",
+        tenancy=of_account("accountUuid"),
         parents={"Account": "accountUuid"},
         joins={"account": Join("Account", self_key="accountUuid")},
     )
@@ -106,6 +108,7 @@ USER = register(
         name="User",
         table=user_table,
         service_id="identity",
+        tenancy=of_account("accountUuid"),
         parents={"Account": "accountUuid"},
         joins={"account": Join("Account", self_key="accountUuid")},
         hidden=frozenset({"password"}),
@@ -117,6 +120,7 @@ TENANT = register(
         name="Tenant",
         table=tenant_table,
         service_id="identity",
+        tenancy=of_account("accountUuid"),
         parents={"Account": "accountUuid"},
         joins={"account": Join("Account", self_key="accountUuid")},
         hidden=frozenset({"apiKeyHash"}),

@@ -9,7 +9,7 @@ table (`parents={"BackupStorage": None}`).
 from sqlalchemy import Boolean, Column, ForeignKey, String, Table
 
 from cloudbus.inventory.backup_storage import BACKUP_STORAGE, backup_storage_table
-from cloudbus.inventory.declarations import Inventory, Join, Via, register
+from cloudbus.inventory.declarations import OWNED, Inventory, Join, Via, part_of, register
 from cloudbus.inventory.schema import Bytes, UtcDateTime, common_columns, metadata, uuid_column
 
 image_table = Table(
@@ -55,6 +55,7 @@ IMAGE_BACKUP_STORAGE_REF = register(
         name="ImageBackupStorageRef",
         table=image_backup_storage_ref_table,
         service_id="image",
+        tenancy=part_of("imageUuid"),
         joins={
             "image": Join("Image", self_key="imageUuid"),
             "backupStorage": Join("BackupStorage", self_key="backupStorageUuid"),
@@ -67,6 +68,7 @@ IMAGE = register(
         name="Image",
         table=image_table,
         service_id="image",
+        tenancy=OWNED,
         parents={"BackupStorage": None},
         joins={
             "backupStorageRefs": Join("ImageBackupStorageRef", target_key="imageUuid", embed=True),

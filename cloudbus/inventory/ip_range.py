@@ -8,7 +8,7 @@ cascade as a safety net).
 
 from sqlalchemy import BigInteger, Column, ForeignKey, Integer, String, Table, UniqueConstraint
 
-from cloudbus.inventory.declarations import Inventory, Join, register
+from cloudbus.inventory.declarations import Inventory, Join, part_of, register
 from cloudbus.inventory.schema import UtcDateTime, common_columns, metadata, uuid_column
 
 ip_range_table = Table(
@@ -50,6 +50,7 @@ IP_RANGE = register(
         name="IpRange",
         table=ip_range_table,
         service_id="network.l3",
+        tenancy=part_of("l3NetworkUuid"),
         parents={"L3Network": "l3NetworkUuid"},
         joins={
             "l3Network": Join("L3Network", self_key="l3NetworkUuid"),
@@ -63,6 +64,7 @@ USED_IP = register(
         name="UsedIp",
         table=used_ip_table,
         service_id="network.l3",
+        tenancy=part_of("l3NetworkUuid"),
         joins={
             "l3Network": Join("L3Network", self_key="l3NetworkUuid"),
             "ipRange": Join("IpRange", self_key="ipRangeUuid"),

@@ -7,7 +7,7 @@ declared in `ip_range` and `network_service`. Adds Zone.l3Network.
 
 from sqlalchemy import Boolean, Column, ForeignKey, Integer, String, Table
 
-from cloudbus.inventory.declarations import Inventory, Join, ListField, Via, register
+from cloudbus.inventory.declarations import OWNED, Inventory, Join, ListField, Via, register
 from cloudbus.inventory.network_service import network_service_l3_network_ref_table
 from cloudbus.inventory.schema import UtcDateTime, common_columns, metadata, uuid_column
 from cloudbus.inventory.zone import ZONE
@@ -40,6 +40,7 @@ L3_NETWORK = register(
         name="L3Network",
         table=l3_network_table,
         service_id="network.l3",
+        tenancy=OWNED,
         parents={"L2Network": "l2NetworkUuid"},
         joins={
             "zone": Join("Zone", self_key="zoneUuid"),

@@ -8,7 +8,7 @@ together cannot create a provider twice.
 
 from sqlalchemy import Column, ForeignKey, String, Table
 
-from cloudbus.inventory.declarations import Inventory, Join, ListField, register
+from cloudbus.inventory.declarations import Inventory, Join, ListField, part_of, register
 from cloudbus.inventory.schema import common_columns, metadata, uuid_column
 
 network_service_provider_table = Table(
@@ -61,6 +61,7 @@ NETWORK_SERVICE_L3_NETWORK_REF = register(
         name="NetworkServiceL3NetworkRef",
         table=network_service_l3_network_ref_table,
         service_id="network.l3",
+        tenancy=part_of("l3NetworkUuid"),
         joins={
             "l3Network": Join("L3Network", self_key="l3NetworkUuid"),
             "serviceProvider": Join("NetworkServiceProvider", self_key="networkServiceProviderUuid"),

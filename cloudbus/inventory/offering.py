@@ -7,7 +7,7 @@ only its own row.
 
 from sqlalchemy import BigInteger, Column, Integer, String, Table
 
-from cloudbus.inventory.declarations import Inventory, register
+from cloudbus.inventory.declarations import OWNED, Inventory, register
 from cloudbus.inventory.schema import Bytes, common_columns, metadata
 
 instance_offering_table = Table(
@@ -36,7 +36,9 @@ disk_offering_table = Table(
 )
 
 INSTANCE_OFFERING = register(
-    Inventory(name="InstanceOffering", table=instance_offering_table, service_id="configuration")
+    Inventory(name="InstanceOffering", table=instance_offering_table, service_id="configuration", tenancy=OWNED)
 )
 
-DISK_OFFERING = register(Inventory(name="DiskOffering", table=disk_offering_table, service_id="configuration"))
+DISK_OFFERING = register(
+    Inventory(name="DiskOffering", table=disk_offering_table, service_id="configuration", tenancy=OWNED)
+)

@@ -66,6 +66,7 @@ from cloudbus.core import errors
 from cloudbus.core.messages import APIQueryMessage, QueryCondition, Reply
 from cloudbus.inventory.declarations import Inventory, Join, ListField, by_keys, get, is_indexed
 from cloudbus.inventory.tag import TAG_TABLES
+from cloudbus.inventory.tenancy import visible
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection
@@ -326,9 +327,12 @@ def _semi_join(key: Any, link: Any, source: Any, predicate: Any, correlated: boo
     return key.in_(select(link).select_from(source).where(predicate).correlate(None))
 
 
-def _condition(inv: Inventory, cond: QueryCondition, dialect: str, correlated: bool, key: str) -> ColumnElement[bool]:
+def _condition(
+    inv: Inventory, cond: QueryCondition, dialect: str, correlated: bool, key: str, viewer: bool = False
+) -> ColumnElement[bool]:
     """Compile one condition, its value bound as `:key`; each join hop becomes a nested
-    semi-join (`_semi_join`)."""
+    semi-join (`_semi_join`). With `viewer`, every joined row must be in the view of the
+    account bound as `:viewer` too (a condition never matches through a hidden resource)."""
     hops, target = _walk(inv, cond.name)
 
     # Each hop's target gets its own alias so a path that loops back to a table already
@@ -352,7 +356,10 @@ def _condition(inv: Inventory, cond: QueryCondition, dialect: str, correlated: b
         join = hops[index].join
         owner, child = tables[index], tables[index + 1]
         # a subtype target (Inventory.where) only matches its own rows
-        predicate = and_(predicate, *get(join.target).restrict(child))
+        target_inv = get(join.target)
+        predicate = and_(predicate, *target_inv.restrict(child))
+        if viewer:
+            predicate = and_(predicate, visible(target_inv, child, bindparam("viewer")))
         source, link = child, child.c[join.target_key]
         if join.via is not None:
             via = join.via.table.alias()
@@ -475,13 +482,17 @@ class _Shape:
     statements: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     @classmethod
-    def build(cls, inv: Inventory, conditions: list[QueryCondition], msg: APIQueryMessage, dialect: str) -> _Shape:
+    def build(
+        cls, inv: Inventory, conditions: list[QueryCondition], msg: APIQueryMessage, dialect: str, viewer: bool
+    ) -> _Shape:
         own, exists, within = list(inv.restrict()), [], []
+        if viewer:
+            own.append(visible(inv, inv.table, bindparam("viewer")))
         for index, cond in enumerate(conditions):
             key = f"v{index}"
             if _needs_subquery(inv, cond):
-                exists.append(_condition(inv, cond, dialect, True, key))
-                within.append(_condition(inv, cond, dialect, False, key))
+                exists.append(_condition(inv, cond, dialect, True, key, viewer))
+                within.append(_condition(inv, cond, dialect, False, key, viewer))
             else:
                 own.append(_condition(inv, cond, dialect, True, key))
         descending = msg.sortBy is not None and msg.sortDirection == "desc"
@@ -515,7 +526,9 @@ _SHAPES: dict[tuple[Any, ...], _Shape] = {}
 _MAX_SHAPES = 512
 
 
-def _shape(inv: Inventory, conditions: list[QueryCondition], msg: APIQueryMessage, dialect: str) -> _Shape:
+def _shape(
+    inv: Inventory, conditions: list[QueryCondition], msg: APIQueryMessage, dialect: str, viewer: bool
+) -> _Shape:
     # the table itself (not only the name) keys it: a throwaway declaration never meets a stale shape
     key = (
         inv.table,
@@ -525,12 +538,13 @@ def _shape(inv: Inventory, conditions: list[QueryCondition], msg: APIQueryMessag
         tuple((c.name, c.op) for c in conditions),
         msg.sortBy,
         msg.sortDirection,
+        viewer,
     )
     found = _SHAPES.get(key)
     if found is None:
         if len(_SHAPES) >= _MAX_SHAPES:
             _SHAPES.clear()
-        found = _SHAPES[key] = _Shape.build(inv, conditions, msg, dialect)
+        found = _SHAPES[key] = _Shape.build(inv, conditions, msg, dialect, viewer)
     return found
 
 
@@ -543,15 +557,18 @@ class _Query:
     values: dict[str, Any]
 
     @classmethod
-    def compile(cls, inv: Inventory, msg: APIQueryMessage, dialect: str) -> _Query:
-        """Every path and value is checked here, in the order given, before any statement runs (SYS.1007)."""
+    def compile(cls, inv: Inventory, msg: APIQueryMessage, dialect: str, viewer: str | None = None) -> _Query:
+        """Every path and value is checked here, in the order given, before any statement runs (SYS.1007).
+        `viewer`: the normal account whose view the answer is limited to (None: everything)."""
         conditions = _unique(msg.conditions)
         values: dict[str, Any] = {}
         for index, cond in enumerate(conditions):
             target = _walk(inv, cond.name)[1]
             target = _tag_field() if target.field in TAG_TABLES else target
             values[f"v{index}"] = _operand(inv, cond.name, target, cond)
-        shape = _shape(inv, conditions, msg, dialect)
+        if viewer is not None:
+            values["viewer"] = viewer
+        shape = _shape(inv, conditions, msg, dialect, viewer is not None)
         return cls(shape, msg, values)
 
     async def count(self, conn: AsyncConnection) -> int:
@@ -602,10 +619,10 @@ class _Query:
         return [rows[key] for key in keys if key in rows]
 
 
-async def run_query(conn: AsyncConnection, inv: Inventory, msg: APIQueryMessage) -> Reply:
+async def run_query(conn: AsyncConnection, inv: Inventory, msg: APIQueryMessage, viewer: str | None = None) -> Reply:
     """Answer a Query* API: the page (`_Query.page`), its embedded inventories one statement per
-    child table, and `total` by one more statement."""
-    query = _Query.compile(inv, msg, conn.dialect.name)
+    child table, and `total` by one more statement; only what account `viewer` sees, if given."""
+    query = _Query.compile(inv, msg, conn.dialect.name, viewer)
     fields = _projection(inv, msg.fields)
 
     total: int | None = None

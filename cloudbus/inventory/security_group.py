@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import Column, ForeignKey, Integer, String, Table, UniqueConstraint
 
-from cloudbus.inventory.declarations import Inventory, Join, ListField, Via, register
+from cloudbus.inventory.declarations import OWNED, Inventory, Join, ListField, Via, part_of, register
 from cloudbus.inventory.l3_network import L3_NETWORK
 from cloudbus.inventory.schema import UtcDateTime, common_columns, metadata, uuid_column
 from cloudbus.inventory.vm_instance import VM_NIC
@@ -90,6 +90,7 @@ SECURITY_GROUP = register(
         name="SecurityGroup",
         table=security_group_table,
         service_id="securityGroup",
+        tenancy=OWNED,
         joins={
             "rules": Join("SecurityGroupRule", target_key="securityGroupUuid", embed=True),
             "vmNic": Join("VmNic", via=Via(vm_nic_security_group_ref_table, "securityGroupUuid", "vmNicUuid")),
@@ -106,6 +107,7 @@ SECURITY_GROUP_RULE = register(
         name="SecurityGroupRule",
         table=security_group_rule_table,
         service_id="securityGroup",
+        tenancy=part_of("securityGroupUuid"),
         parents={"SecurityGroup": "securityGroupUuid"},
         joins={"securityGroup": Join("SecurityGroup", self_key="securityGroupUuid")},
     )
@@ -116,6 +118,7 @@ SECURITY_GROUP_L3_REF = register(
         name="SecurityGroupL3NetworkRef",
         table=security_group_l3_ref_table,
         service_id="securityGroup",
+        tenancy=part_of("securityGroupUuid"),
         parents={"SecurityGroup": "securityGroupUuid", "L3Network": "l3NetworkUuid"},
         joins={
             "securityGroup": Join("SecurityGroup", self_key="securityGroupUuid"),
@@ -129,6 +132,7 @@ VM_NIC_SECURITY_GROUP_REF = register(
         name="VmNicSecurityGroupRef",
         table=vm_nic_security_group_ref_table,
         service_id="securityGroup",
+        tenancy=part_of("securityGroupUuid"),
         parents={"SecurityGroup": "securityGroupUuid", "VmInstance": "vmInstanceUuid"},
         joins={
             "securityGroup": Join("SecurityGroup", self_key="securityGroupUuid"),

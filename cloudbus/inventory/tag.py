@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Boolean, Column, String, Table, UniqueConstraint
 
-from cloudbus.inventory.declarations import INVENTORIES, Inventory, register
+from cloudbus.inventory.declarations import INVENTORIES, Inventory, part_of, register
 from cloudbus.inventory.schema import UtcDateTime, metadata, uuid_column
 
 TAG_MAX_LENGTH = 1024
@@ -44,8 +44,10 @@ def _tag_table(name: str, *extra: Column[Any]) -> Table:
 user_tag_table = _tag_table("user_tag", uuid_column("tagPatternUuid"))
 system_tag_table = _tag_table("system_tag", Column("inherent", Boolean, nullable=False, default=False))
 
-USER_TAG = register(Inventory(name="UserTag", table=user_tag_table, service_id="tag"))
-SYSTEM_TAG = register(Inventory(name="SystemTag", table=system_tag_table, service_id="tag"))
+USER_TAG = register(Inventory(name="UserTag", table=user_tag_table, service_id="tag", tenancy=part_of("resourceUuid")))
+SYSTEM_TAG = register(
+    Inventory(name="SystemTag", table=system_tag_table, service_id="tag", tenancy=part_of("resourceUuid"))
+)
 
 # pseudo-field -> the table it searches
 TAG_TABLES: dict[str, Table] = {USER_TAG_FIELD: user_tag_table, SYSTEM_TAG_FIELD: system_tag_table}

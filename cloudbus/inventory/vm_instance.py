@@ -13,7 +13,7 @@ InstanceOffering.vmInstance.
 from sqlalchemy import BigInteger, Column, ForeignKey, Integer, String, Table
 
 from cloudbus.inventory.cluster import CLUSTER
-from cloudbus.inventory.declarations import Inventory, Join, register
+from cloudbus.inventory.declarations import OWNED, Inventory, Join, part_of, register
 from cloudbus.inventory.host import HOST
 from cloudbus.inventory.l3_network import L3_NETWORK
 from cloudbus.inventory.offering import INSTANCE_OFFERING
@@ -75,6 +75,7 @@ VM_INSTANCE = register(
         name="VmInstance",
         table=vm_instance_table,
         service_id="vmInstance",
+        tenancy=OWNED,
         # None: the VM service resolves the VMs below that parent itself (reference 4.4)
         parents={
             "Zone": "zoneUuid",
@@ -104,6 +105,7 @@ VM_NIC = register(
         name="VmNic",
         table=vm_nic_table,
         service_id="vmInstance",
+        tenancy=part_of("vmInstanceUuid"),
         joins={
             "vmInstance": Join("VmInstance", self_key="vmInstanceUuid"),
             "l3Network": Join("L3Network", self_key="l3NetworkUuid"),

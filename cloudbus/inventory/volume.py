@@ -9,7 +9,7 @@ concurrent attaches to one VM can never get the same device id.
 
 from sqlalchemy import BigInteger, Boolean, Column, ForeignKey, Integer, String, Table, UniqueConstraint
 
-from cloudbus.inventory.declarations import Inventory, Join, register
+from cloudbus.inventory.declarations import OWNED, Inventory, Join, part_of, register
 from cloudbus.inventory.schema import UtcDateTime, common_columns, metadata, uuid_column
 
 volume_table = Table(
@@ -71,6 +71,7 @@ VOLUME = register(
         name="Volume",
         table=volume_table,
         service_id="volume",
+        tenancy=OWNED,
         # Data volumes of a deleted primary storage go DBOnly; root volumes go with their
         # VMs (the VM service runs first: "VmInstance" sorts before "Volume").
         parents={"PrimaryStorage": "primaryStorageUuid", "DiskOffering": "diskOfferingUuid"},
@@ -90,6 +91,7 @@ VOLUME_SNAPSHOT_TREE = register(
         name="VolumeSnapshotTree",
         table=volume_snapshot_tree_table,
         service_id="volume",
+        tenancy=part_of("volumeUuid"),
         joins={"volume": Join("Volume", self_key="volumeUuid")},
     )
 )
@@ -99,6 +101,7 @@ VOLUME_SNAPSHOT = register(
         name="VolumeSnapshot",
         table=volume_snapshot_table,
         service_id="volume",
+        tenancy=OWNED,
         parents={"Volume": "volumeUuid"},
         joins={
             "volume": Join("Volume", self_key="volumeUuid"),

@@ -21,6 +21,7 @@ from cloudbus.core import errors
 from cloudbus.core.messages import DeleteMode, Reply
 from cloudbus.core.service import Service, current_record, handles, to_reply
 from cloudbus.inventory.declarations import Inventory
+from cloudbus.inventory.tenancy import account_resource_ref_table
 from cloudbus.services import journal
 from cloudbus.services.journal import Journal
 
@@ -45,6 +46,8 @@ class ResourceService(Service):
             raise errors.fail(errors.UNKNOWN_MESSAGE, f"service[{self.service_id}] does not own {step.resourceType}")
         inv = inventory.get(step.resourceType)
         if step.action == "resolve":
+            if step.parentType == "Project" and "Project" not in inv.parents:
+                return Reply(uuids=await self.owned_by_projects(inv, step.parentUuids))
             return Reply(uuids=await self.on_resolve(inv, step))
         if step.action == "check":
             await self.on_check(inv, step)
@@ -65,6 +68,13 @@ class ResourceService(Service):
         async with self.db.read() as conn:  # unordered: the engine sorts what every chunk found
             rows = await conn.execute(select(inv.key).where(column.in_(step.parentUuids)))
             return list(rows.scalars())
+
+    async def owned_by_projects(self, inv: Inventory, projects: list[str]) -> list[str]:
+        """The resources of `inv` the projects own (account_resource_ref, the identity service's)."""
+        refs = account_resource_ref_table.c
+        owned = select(refs.resourceUuid).where(refs.projectUuid.in_(projects))
+        async with self.db.read() as conn:
+            return list((await conn.execute(select(inv.key).where(*inv.restrict(), inv.key.in_(owned)))).scalars())
 
     async def on_check(self, inv: Inventory, step: CascadeStep) -> None:
         """Veto by raising; nothing to check by default."""

@@ -44,6 +44,7 @@ from cloudbus.inventory.declarations import Inventory
 from cloudbus.inventory.image import IMAGE, image_backup_storage_ref_table
 from cloudbus.services.base import ResourceService
 from cloudbus.services.common import STATE_EVENTS, changes, load, load_row, new_row, set_fields
+from cloudbus.services.ownership import claim
 
 DOWNLOAD = errors.register("BS.1000", "Unable to download the image to backup storage")
 ALLOCATE = errors.register("BS.1003", "Unable to allocate backup storage")
@@ -102,6 +103,7 @@ class ImageService(ResourceService):
             for bs in storages
         ]
         async with self.db.tx() as conn:
+            await claim(conn, IMAGE, row)
             await conn.execute(insert(IMAGE.table).values(row))
             await conn.execute(insert(refs).values(ref_rows))
 

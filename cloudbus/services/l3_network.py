@@ -34,6 +34,7 @@ from cloudbus.services.common import STATE_EVENTS, changes, load, new_row, set_f
 from cloudbus.services.network.ip_ranges import IpRangeHandlers
 from cloudbus.services.network.ipam import check_dns
 from cloudbus.services.network.services import NetworkServiceHandlers
+from cloudbus.services.ownership import claim
 
 
 class L3NetworkService(IpRangeHandlers, NetworkServiceHandlers):
@@ -61,6 +62,7 @@ class L3NetworkService(IpRangeHandlers, NetworkServiceHandlers):
                 ipVersion=msg.ipVersion,
                 enableIPAM=msg.enableIPAM,
             )
+            await claim(conn, L3_NETWORK, row)
             await conn.execute(insert(L3_NETWORK.table).values(row))
             return await load(conn, L3_NETWORK, uuid)
 

@@ -25,6 +25,7 @@ from cloudbus.core.service import handles
 from cloudbus.inventory.offering import DISK_OFFERING, INSTANCE_OFFERING
 from cloudbus.services.base import ResourceService
 from cloudbus.services.common import STATE_EVENTS, changes, load, new_row, set_fields
+from cloudbus.services.ownership import claim
 
 
 class OfferingService(ResourceService):
@@ -47,6 +48,7 @@ class OfferingService(ResourceService):
             state="Enabled",
         )
         async with self.db.tx() as conn:
+            await claim(conn, INSTANCE_OFFERING, row)
             await conn.execute(insert(INSTANCE_OFFERING.table).values(row))
             return await load(conn, INSTANCE_OFFERING, uuid)
 
@@ -83,6 +85,7 @@ class OfferingService(ResourceService):
             allocatorStrategy=msg.allocationStrategy,
         )
         async with self.db.tx() as conn:
+            await claim(conn, DISK_OFFERING, row)
             await conn.execute(insert(DISK_OFFERING.table).values(row))
             return await load(conn, DISK_OFFERING, uuid)
 

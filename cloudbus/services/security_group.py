@@ -43,6 +43,7 @@ from cloudbus.inventory.security_group import (
 from cloudbus.inventory.vm_instance import VM_NIC
 from cloudbus.services.base import ResourceService
 from cloudbus.services.common import STATE_EVENTS, changes, load, new_row, set_fields
+from cloudbus.services.ownership import claim
 from cloudbus.services.security_group_rules import DUPLICATE_RULE, INVALID_REMOTE, identity, normalise
 
 if TYPE_CHECKING:
@@ -64,6 +65,7 @@ class SecurityGroupService(ResourceService):
         uuid = msg.new_resource_uuid()
         async with self.db.tx() as conn:
             row = new_row(uuid, name=msg.name, description=msg.description, state="Enabled", ipVersion=msg.ipVersion)
+            await claim(conn, SG, row)
             await conn.execute(insert(SG.table).values(row))
             return await load(conn, SG, uuid)
 

@@ -40,6 +40,7 @@ from cloudbus.core.service import handles
 from cloudbus.inventory.declarations import Inventory
 from cloudbus.inventory.volume import VOLUME
 from cloudbus.services.common import STATE_EVENTS, changes, load, new_row, set_fields
+from cloudbus.services.ownership import claim
 from cloudbus.services.volume_attach import AttachHandlers
 from cloudbus.services.volume_base import LOCAL_STORAGE, ON_HYPERVISOR_STATES
 from cloudbus.services.volume_snapshot import SnapshotHandlers
@@ -80,6 +81,7 @@ class VolumeService(AttachHandlers, SnapshotHandlers):
                 lastAttachDate=utcnow(),
             )
             try:
+                await claim(conn, VOLUME, row)
                 await conn.execute(_INSERT, row)
             except IntegrityError:
                 raise errors.invalid_argument(
@@ -164,6 +166,7 @@ class VolumeService(AttachHandlers, SnapshotHandlers):
                 isShareable=False,
             )
             try:
+                await claim(conn, VOLUME, row)
                 await conn.execute(_INSERT, row)
             except IntegrityError:
                 raise errors.invalid_argument(f"a resource with uuid[{uuid}] already exists") from None
@@ -286,6 +289,8 @@ class VolumeService(AttachHandlers, SnapshotHandlers):
         elif step.parentType is None:
             for uuid in step.uuids:
                 await self.delay_delete(uuid, force=force)
+        elif step.parentType == "Project":  # its owner goes: bits deleted, capacity returned
+            await self.expunge(step.uuids, keep_bits=force)
         else:  # below a deleted primary storage (or anything else owning the bits): DBOnly
             await self.drop_rows(step.uuids)
 

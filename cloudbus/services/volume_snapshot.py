@@ -31,6 +31,7 @@ from cloudbus.core.ids import new_uuid, utcnow
 from cloudbus.core.service import handles
 from cloudbus.inventory.volume import VOLUME, VOLUME_SNAPSHOT, VOLUME_SNAPSHOT_TREE
 from cloudbus.services.common import changes, load, load_row, new_row, set_fields
+from cloudbus.services.ownership import claim
 from cloudbus.services.volume_base import SNAPSHOT_STATUS, VolumeBase, vm_state_error
 
 SNAP = VOLUME_SNAPSHOT.table
@@ -116,6 +117,7 @@ class SnapshotHandlers(VolumeBase):
             state="Enabled",
             status="Ready",
         )
+        await claim(conn, VOLUME_SNAPSHOT, row)
         await conn.execute(insert(SNAP).values(row))
 
     async def _delete_snapshot_bits(

@@ -19,6 +19,7 @@ account holds at most `CLOUDBUS_SESSION_MAX` live sessions (500; ID.1006 beyond)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
@@ -49,24 +50,34 @@ from cloudbus.apis.identity import (
     UpdateUser,
     ValidateSession,
 )
-from cloudbus.apis.internal.identity import AuthenticateApiKey
+from cloudbus.apis.internal.identity import AuthenticateApiKey, AuthenticateSession
 from cloudbus.cascade.messages import CascadeStep
 from cloudbus.core import errors
+from cloudbus.core.auth import (
+    ADMIN_ACCOUNT_UUID,
+    AUTHENTICATION,
+    INVALID_SESSION,
+    NO_PERMISSION,
+    TOO_MANY_SESSIONS,
+    admin_password,
+)
 from cloudbus.core.ids import iso, new_uuid, utcnow
+from cloudbus.core.logging import get_logger
 from cloudbus.core.messages import Reply
 from cloudbus.core.passwords import hash_password, sha512_hex, verify_password
 from cloudbus.core.service import handles
 from cloudbus.inventory.declarations import Inventory
 from cloudbus.inventory.identity import ACCOUNT, PROJECT, TENANT, USER, session_table, tenant_serial_table
+from cloudbus.inventory.quota import quota_table
+from cloudbus.inventory.tenancy import account_resource_ref_table, shared_resource_table
 from cloudbus.services.base import ResourceService
 from cloudbus.services.common import changes, load, load_row, new_row, set_fields
+from cloudbus.services.identity.quotas import QuotaHandlers, default_quotas
+from cloudbus.services.identity.sharing import SharingHandlers
 
-ADMIN_UUID = "36c27e8ff05c4780bf6d2fa65700f22e"  # ZStack's AccountConstant.INITIAL_SYSTEM_ADMIN_UUID
-
-AUTHENTICATION = errors.register("ID.1000", "Authentication failed")
-INVALID_SESSION = errors.register("ID.1001", "Invalid or expired session")
-NO_PERMISSION = errors.register("ID.1002", "Permission denied")
-TOO_MANY_SESSIONS = errors.register("ID.1006", "Too many active sessions")
+ADMIN_UUID = ADMIN_ACCOUNT_UUID
+SWEEP_INTERVAL = 300.0  # seconds between sweeps of ownership rows whose resource is gone
+log = get_logger(__name__)
 
 
 def session_timeout() -> int:
@@ -85,15 +96,39 @@ async def _matches(secret: str, stored: str) -> bool:
     return await asyncio.to_thread(verify_password, secret, stored)
 
 
-class IdentityService(ResourceService):
+class IdentityService(QuotaHandlers, SharingHandlers, ResourceService):
     service_id = "identity"
 
+    def __init__(self, node: Any) -> None:
+        super().__init__(node)
+        self._sweeper: asyncio.Task[None] | None = None
+
     async def start(self) -> None:
+        await self._bootstrap()
+        await self.sweep_ownership()
+        self._sweeper = asyncio.create_task(self._sweep_forever())
+
+    async def stop(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+
+    async def _sweep_forever(self) -> None:
+        """Ownership rows of resources removed one by one (a VM expunged, an image deleted)."""
+        while True:
+            await asyncio.sleep(SWEEP_INTERVAL)
+            try:
+                await self.sweep_ownership()
+            except Exception:  # the next round tries again
+                log.exception("ownership sweep failed")
+
+    async def _bootstrap(self) -> None:
         """Create `admin` on a database that has none (every node tries; one insert wins)."""
         async with self.db.read() as conn:
             if await conn.scalar(select(ACCOUNT.key).where(ACCOUNT.key == ADMIN_UUID)) is not None:
                 return
-        typed = os.environ.get("CLOUDBUS_ADMIN_PASSWORD") or "password"
+        typed = admin_password()
         hashed = await _hash(sha512_hex(typed))
         try:
             async with self.db.tx() as conn:
@@ -185,10 +220,23 @@ class IdentityService(ResourceService):
         await self.delete_cascade("User", [msg.uuid], msg.deleteMode)
 
     async def on_delete(self, inv: Inventory, step: CascadeStep, *, force: bool) -> None:
-        sessions = session_table.c
+        """The rows, and what hangs on them: sessions, quotas, ownership and sharing rows (the
+        resources an account or project owned went first: they are its cascade children)."""
+        sessions, quotas = session_table.c, quota_table.c
+        refs, shares = account_resource_ref_table.c, shared_resource_table.c
         async with self.db.tx() as conn:
             if inv.name == "Account":
                 await conn.execute(delete(session_table).where(sessions.accountUuid.in_(step.uuids)))
+                await conn.execute(delete(quota_table).where(quotas.accountUuid.in_(step.uuids)))
+                await conn.execute(delete(account_resource_ref_table).where(refs.accountUuid.in_(step.uuids)))
+                await conn.execute(
+                    delete(shared_resource_table).where(
+                        shares.receiverAccountUuid.in_(step.uuids) | shares.ownerAccountUuid.in_(step.uuids)
+                    )
+                )
+            elif inv.name == "Project":
+                await conn.execute(delete(quota_table).where(quotas.identityUuid.in_(step.uuids)))
+                await conn.execute(delete(account_resource_ref_table).where(refs.projectUuid.in_(step.uuids)))
             elif inv.name == "User":
                 await conn.execute(delete(session_table).where(sessions.userUuid.in_(step.uuids)))
             await conn.execute(delete(inv.table).where(inv.key.in_(step.uuids)))
@@ -253,7 +301,25 @@ class IdentityService(ResourceService):
         url = os.environ.get("CLOUDBUS_PLATFORM_AUTH_URL")
         if msg.resourceUuids and url:
             await platform_allows(url, msg.tenantId, msg.platformUserId, msg.resourceUuids)
-        return Reply(accountUuid=row["accountUuid"], projectUuid=row["projectUuid"], userUuid=row["userUuid"])
+        return Reply(
+            accountUuid=row["accountUuid"], projectUuid=row["projectUuid"], userUuid=row["userUuid"], admin=False
+        )
+
+    @handles(AuthenticateSession, chain=False)
+    async def authenticate_session(self, msg: AuthenticateSession) -> Reply:
+        s, a, p = session_table.c, ACCOUNT.table.c, PROJECT.table.c
+        query = (
+            select(s.accountUuid, s.userUuid, a.type, p.uuid)
+            .select_from(session_table.join(ACCOUNT.table, a.uuid == s.accountUuid))
+            .outerjoin(PROJECT.table, (p.accountUuid == s.accountUuid) & p.isDefault.is_(True))
+            .where(s.uuid == msg.sessionUuid, s.expiredDate > utcnow())
+        )
+        async with self.db.read() as conn:
+            row = (await conn.execute(query)).first()
+        if row is None:
+            raise errors.fail(INVALID_SESSION, "the session is unknown or expired: log in again")
+        account, user, kind, project = row
+        return Reply(accountUuid=account, projectUuid=project, userUuid=user, admin=kind == "SystemAdmin")
 
     # --- sessions ---------------------------------------------------------------------------
 
@@ -348,6 +414,8 @@ async def _add_account(
     )
     row = new_row(new_uuid(), name=project, description=None, accountUuid=uuid, isDefault=True)
     await conn.execute(insert(PROJECT.table).values(row))
+    if kind == "Normal":
+        await conn.execute(insert(quota_table), default_quotas(uuid))
     return str(row["uuid"])
 
 

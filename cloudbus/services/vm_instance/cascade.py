@@ -4,6 +4,8 @@
 - Host or Zone, root Zone: VMs on those hosts / in that zone are deleted (volumes left to
   the volume service's cascade);
 - PrimaryStorage: VMs whose root volume is on it are deleted (KeepVolume);
+- Project (DeleteProject, DeleteAccount): the VMs it owns are deleted (their volumes are the
+  project's too: the volume service's cascade expunges them);
 - L3Network, IpRange: nics on that L3 / with an IP of that range are detached;
 - L2Network: nothing on delete (its L3s do it);
 - InstanceOffering: `instanceOfferingUuid` set to null;
@@ -106,7 +108,7 @@ class CascadeEffects:
             await self.each(step.uuids, lambda u: self.svc.teardown.destroy(u, force=force))
         elif parent == "Host" and step.rootType != "Zone":
             await self.stop(step.uuids)
-        elif parent in ("Host", "Zone", "PrimaryStorage"):
+        elif parent in ("Host", "Zone", "PrimaryStorage", "Project"):
             async with self.held(step.uuids) as vms:
                 await self.svc.teardown.delete(vms)
         elif parent == "InstanceOffering":

@@ -22,8 +22,10 @@ from cloudbus.apis.vm_instance import CreateVmInstance, MigrateVm, StartVmInstan
 from cloudbus.core import errors
 from cloudbus.core.ids import utcnow
 from cloudbus.inventory.host import HOST
+from cloudbus.inventory.vm_instance import VM_INSTANCE
 from cloudbus.services.common import row_by_key, update_by_key
 from cloudbus.services.journal import Journal
+from cloudbus.services.ownership import claim
 from cloudbus.services.vm_instance import store
 from cloudbus.services.vm_instance.calls import Calls
 from cloudbus.services.vm_instance.creation import Instantiation, encode_disks, planned_volumes, root_volume_storage
@@ -155,6 +157,7 @@ class Lifecycle:
             try:
                 async with self.db.tx() as conn:
                     journal = await self._journal(row, "create", conn=conn, volumeUuids=volumes)
+                    await claim(conn, VM_INSTANCE, row)
                     await conn.execute(_INSERT_VM, row)
                     await conn.execute(_INSERT_NIC, nics)
                 return journal, nics
