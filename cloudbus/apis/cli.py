@@ -13,6 +13,17 @@ and stops it afterwards; with `CLOUDBUS_BUS_URL=amqp://...` it is a pure client 
 whatever management nodes listen on that broker (`CLOUDBUS_BUS_NAMESPACE`, default
 `cloudbus`).
 
+Who calls: a successful `LogInByAccount` / `LogInByUser` keeps its session in
+`$CLOUDBUS_HOME/sessions.json` (mode 0600; the session uuid, account and expiry, under the
+cloud it came from: the broker URL and namespace, or the embedded database URL), and every
+later command to that cloud sends it, until `LogOut` (which logs out the kept session when
+no `sessionUuid` is given), until it expires, or until the cloud answers ID.1001 (the kept
+session is dropped and one line on stderr says to log in again). `CLOUDBUS_API_KEY`,
+`CLOUDBUS_TENANT_ID` and `CLOUDBUS_PLATFORM_USER_ID`, all three set, send seed 000's API
+key instead (only some of them set: exit 1). Without either, a remote cloud answers ID.1001
+to all but the login APIs, and an embedded one acts as the `admin` account. The session
+keeping lives in cloudbus/apis/credentials_store.py.
+
 Output: stdout carries only the reply, as JSON with 4-space indent and sorted keys
 (`{"success": true, "inventory": {...}}`, `{"success": false, "error": {...}}`); logs go
 to stderr at WARNING unless `CLOUDBUS_LOG_LEVEL` says otherwise.
@@ -42,6 +53,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, TextIO
 from urllib.parse import urlsplit, urlunsplit
 
+from cloudbus.apis.credentials_store import CliCredentials, IncompleteApiKey
 from cloudbus.apis.parser import (
     Command,
     UsageError,
@@ -74,7 +86,10 @@ usage: cloudbus <Api> [key=value ...]   run one API and print its reply as JSON
        cloudbus server ...               run a management node (see 'cloudbus server --help')
        cloudbus status                   management nodes, their ring, bus and database health
 
-environment: CLOUDBUS_HOME, CLOUDBUS_DB_URL, CLOUDBUS_BUS_URL, CLOUDBUS_BUS_NAMESPACE, CLOUDBUS_LOG_LEVEL"""
+session:     LogInByAccount accountName=... password=... keeps a session that later commands send; LogOut ends it
+
+environment: CLOUDBUS_HOME, CLOUDBUS_DB_URL, CLOUDBUS_BUS_URL, CLOUDBUS_BUS_NAMESPACE, CLOUDBUS_LOG_LEVEL,
+             CLOUDBUS_API_KEY + CLOUDBUS_TENANT_ID + CLOUDBUS_PLATFORM_USER_ID (an API key instead of a session)"""
 
 
 SHORT_USAGE = "usage: <Api> key=value ...  ('help <Api>' lists its parameters)"
@@ -94,6 +109,10 @@ class Session:
     touches the database or the broker: bad input changes nothing and fails fast. The
     embedded node is a full member of the cloud for the command's life (cloudbus.node
     says why a one-shot node keeps its membership row, takeover and heartbeat).
+
+    It also decides who calls (module docstring, "Who calls"): the environment's API key,
+    else the session kept for this cloud; it keeps, renews and forgets that session as the
+    login APIs and the cloud's answers say.
     """
 
     def __init__(self, settings: Settings) -> None:
@@ -101,10 +120,22 @@ class Session:
         self.node: Any = None
         self.client: Any = None
         self.names: dict[str, Any] = {}  # results remembered with `NAME := Api ...`
+        self.who = CliCredentials(settings.home, self.cloud)  # raises IncompleteApiKey
 
     @property
     def remote(self) -> bool:
         return bool(self.settings.bus_url)
+
+    @property
+    def namespace(self) -> str:
+        return os.environ.get("CLOUDBUS_BUS_NAMESPACE", "cloudbus")
+
+    @property
+    def cloud(self) -> str:
+        """Which cloud calls go to: what a kept session is filed under (no password in it)."""
+        if self.remote:
+            return f"{mask_url(self.settings.bus_url or '')} namespace={self.namespace}"
+        return mask_url(self.settings.db_url)
 
     async def __aenter__(self) -> Session:
         return self
@@ -119,8 +150,9 @@ class Session:
 
         if self.remote:
             url = self.settings.bus_url or ""
-            namespace = os.environ.get("CLOUDBUS_BUS_NAMESPACE", "cloudbus")
-            client = Client(url, namespace=namespace, timeout=self.settings.api_timeout)
+            client = Client(
+                url, namespace=self.namespace, timeout=self.settings.api_timeout, credentials=self.who.credentials()
+            )
             try:
                 await asyncio.wait_for(client.__aenter__(), CONNECT_TIMEOUT)
             except Exception as exc:
@@ -136,11 +168,16 @@ class Session:
         node = ManagementNode(Database(self.settings.db_url), make_bus(None))
         await node.start()
         self.node = node
-        self.client = Client(bus=node.bus, timeout=self.settings.api_timeout)
+        self.client = Client(bus=node.bus, timeout=self.settings.api_timeout, credentials=self.who.credentials())
 
     async def request(self, msg: APIMessage) -> Reply:
         await self.start()
-        return await self.client.request(msg)
+        msg = self.who.fill(msg)
+        sent = self.client.credentials
+        reply = await self.client.request(msg)
+        if self.who.follow(msg, reply, sent):
+            self.client.credentials = self.who.credentials()
+        return reply
 
     async def close(self) -> None:
         client, node = self.client, self.node
@@ -392,7 +429,7 @@ def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         return _dispatch(args)
-    except BusUnreachable as exc:
+    except (BusUnreachable, IncompleteApiKey) as exc:
         print(f"cloudbus: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:

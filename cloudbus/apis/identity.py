@@ -6,7 +6,7 @@ Passwords travel as the SHA-512 hex digest of what the user typed, as zstack-cli
 
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
 
 from cloudbus.apis.routing import Concerns
 from cloudbus.core.messages import (
@@ -238,7 +238,15 @@ class QuerySharedResource(APIQueryMessage):
 # --- quotas: ZStack's API and seed 004's limits over the same rows ---------------------------
 
 QuotaValue = Annotated[int, Field(ge=0)]
-QuotaName = Literal[tuple(QUOTAS)]  # type: ignore[valid-type]
+
+
+def _known_quota(name: str) -> str:
+    if name not in QUOTAS:
+        raise ValueError(f"no quota is named {name}; the quotas: {', '.join(QUOTAS)}")
+    return name
+
+
+QuotaName = Annotated[Name, AfterValidator(_known_quota)]
 
 
 class _Quota(Concerns):

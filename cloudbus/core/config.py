@@ -9,7 +9,7 @@
   and `CLOUDBUS_HEARTBEAT_MISSES` (default 3): a management node that missed that many beats
   is dead and its work is taken over.
 - `CLOUDBUS_ADMIN_PASSWORD`, `CLOUDBUS_SESSION_TIMEOUT` (7200 s), `CLOUDBUS_SESSION_MAX` (500):
-  read by the identity service (cloudbus/services/identity.py) where it uses them.
+  read by the identity service (cloudbus/services/identity/service.py) where it uses them.
 """
 
 from __future__ import annotations
