@@ -128,6 +128,7 @@ class ManagementNode:
         from cloudbus.inventory.migrate import upgrade
 
         await self.db.start(migrate=upgrade)
+        self.bus.secret = await bus_secret(self.db)
         for service in self.services:
             await self.bus.register(service)
         await self.bus.start()
@@ -142,3 +143,16 @@ class ManagementNode:
         for service in reversed(self.services):
             await service.closed()
         await self.db.close()
+
+
+async def bus_secret(db: Database) -> bytes:
+    """The key this cloud's nodes sign requests to each other with (migration 0013 made it)."""
+    from sqlalchemy import select
+
+    from cloudbus.inventory.management_node import bus_secret_table
+
+    async with db.read() as conn:
+        secret = await conn.scalar(select(bus_secret_table.c.secret).where(bus_secret_table.c.id == "bus"))
+    if secret is None:
+        raise RuntimeError("the database has no bus secret (migration 0013 makes it)")
+    return bytes.fromhex(secret)

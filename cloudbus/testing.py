@@ -212,6 +212,7 @@ ZONE_INDEPENDENT = frozenset(
     {
         "account",
         "account_resource_ref",
+        "bus_secret",
         "identity_user",
         "quota",
         "shared_resource",

@@ -55,6 +55,12 @@ async def test_plain_amqp_json_client_drives_the_server(
     msg_id = await raw.publish("CreateZone", {"name": "z0"}, extra={"caller": forged})
     [reply] = await raw.wait_replies(msg_id)
     assert reply["body"]["error"]["code"] == "ID.1001"
+    # nor can a client skip the portal: a node's service queues take only what nodes signed
+    for service, name in (("query", "QueryAccount"), ("zone", "CreateZone")):
+        msg_id = await raw.publish(name, {"name": "z0"} if name == "CreateZone" else {}, service=service)
+        [reply] = await raw.wait_replies(msg_id)
+        assert reply["body"]["error"]["code"] == "ID.1002", reply
+        assert "signed by a management node" in reply["body"]["error"]["details"]
     await raw.log_in("admin", "password")
 
     zone = await raw.call("CreateZone", {"name": "z1"})

@@ -9,16 +9,24 @@
 `node` is the sender's node uuid (for logs); `hops` counts forwards between nodes while the
 ring changes. `auth` is a client's credentials (a session, or an API key: core/auth.py);
 `caller` is the account the portal resolved them to, carried on between nodes.
+
+`mac`: a request between management nodes is signed (HMAC-SHA256 with the cloud's bus
+secret, kept in its database, over the envelope's other keys as canonical JSON). A node takes
+unsigned requests only on the API portal's queue -- where clients send and where a claimed
+`caller` is ignored -- so whoever can publish on the broker but cannot read the database can
+neither skip the portal nor claim to be someone.
 docs/wire-protocol.md is the contract for non-Python clients; this module is its only
 implementation.
 
 Version log (bump `VERSION` only for a change an old receiver cannot ignore;
 receivers ignore keys they do not know):
-- 1: first version. Later additions that old receivers ignore: `hops`, `auth`, `caller`.
+- 1: first version. Later additions that old receivers ignore: `hops`, `auth`, `caller`, `mac`.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,7 +51,11 @@ class Envelope:
     auth: dict[str, Any] | None = None
     caller: dict[str, Any] | None = None
 
-    def encode(self) -> bytes:
+    # set by decode: whether the request carried a valid `mac` for the key it was given
+    signed: bool = False
+
+    def encode(self, secret: bytes | None = None) -> bytes:
+        """The envelope as sent; signed (`mac`) when a secret is given."""
         data: dict[str, Any] = {"v": VERSION, "kind": self.kind, "id": self.id, "name": self.name, "body": self.body}
         for key in ("service", "deadline", "node", "auth", "caller"):
             value = getattr(self, key)
@@ -51,11 +63,19 @@ class Envelope:
                 data[key] = value
         if self.hops:
             data["hops"] = self.hops
+        if secret is not None:
+            data["mac"] = _mac(data, secret)
         return json.dumps(data, separators=(",", ":")).encode()
 
 
-def decode(raw: bytes) -> Envelope:
-    """Parse an envelope, or raise CloudBusError (SYS.1007) saying what is wrong with it."""
+def _mac(data: dict[str, Any], secret: bytes) -> str:
+    canonical = json.dumps(data, separators=(",", ":"), sort_keys=True).encode()
+    return hmac.new(secret, canonical, hashlib.sha256).hexdigest()
+
+
+def decode(raw: bytes, secret: bytes | None = None) -> Envelope:
+    """Parse an envelope, or raise CloudBusError (SYS.1007) saying what is wrong with it; with
+    a `secret`, `signed` tells whether its `mac` is right."""
     try:
         data = json.loads(raw)
     except ValueError as exc:  # not JSON, not UTF-8, or a number longer than Python converts
@@ -68,6 +88,8 @@ def decode(raw: bytes) -> Envelope:
     if kind not in KINDS or not isinstance(name, str) or not name or not isinstance(body, dict):
         raise errors.invalid_argument("malformed envelope: needs kind (call|send|reply|event), name and an object body")
     deadline = data.get("deadline")
+    mac = data.pop("mac", None)
+    signed = secret is not None and isinstance(mac, str) and hmac.compare_digest(mac, _mac(data, secret))
     return Envelope(
         kind=kind,
         id=str(data.get("id") or ""),
@@ -79,4 +101,5 @@ def decode(raw: bytes) -> Envelope:
         hops=int(data["hops"]) if isinstance(data.get("hops"), int) else 0,
         auth=data.get("auth"),
         caller=data.get("caller") if isinstance(data.get("caller"), dict) else None,
+        signed=signed,
     )

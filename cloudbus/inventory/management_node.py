@@ -7,6 +7,8 @@
 - `operation_journal`: the persisted progress of a multi-step operation (which FlowChain
   steps ran, the state object of the flow) so the next owner of the resource can finish
   or roll it back when the node running it dies.
+- `bus_secret`: one row, the key management nodes sign their requests to each other with
+  (core/envelope.py), made by migration 0013: whoever may read the database is a node.
 """
 
 from sqlalchemy import Column, Float, Index, String, Table, Text
@@ -56,6 +58,13 @@ operation_journal_table = Table(
     Column("lastOpDate", UtcDateTime(), nullable=False),
 )
 Index("ix_operation_journal_resourceUuid", operation_journal_table.c.resourceUuid)
+
+bus_secret_table = Table(
+    "bus_secret",
+    metadata,
+    Column("id", String(16), primary_key=True),
+    Column("secret", String(64), nullable=False),
+)
 
 MANAGEMENT_NODE = register(
     Inventory(

@@ -349,9 +349,10 @@ class RawClient:
         msg_id: str | None = None,
         timeout: float = 30,
         extra: dict[str, Any] | None = None,
+        service: str = "api.portal",
     ) -> str:
-        """Send API `name` to the portal as envelope `msg_id` (new if None), with the `extra`
-        envelope keys; returns the id."""
+        """Send API `name` to the portal (or another `service`'s queue) as envelope `msg_id` (new
+        if None), with the `extra` envelope keys; returns the id."""
         msg_id = msg_id or uuid.uuid4().hex
         envelope = {"v": 1, "kind": "call", "id": msg_id, "name": name, "body": body, "deadline": time.time() + timeout}
         if self.auth is not None:
@@ -363,7 +364,7 @@ class RawClient:
             correlation_id=msg_id,
             reply_to=self.reply_queue.name,
         )
-        await self.channel.default_exchange.publish(message, f"{self.namespace}.service.api.portal", timeout=10)
+        await self.channel.default_exchange.publish(message, f"{self.namespace}.service.{service}", timeout=10)
         return msg_id
 
     async def log_in(self, account: str = "admin", password: str = "password") -> dict[str, Any]:

@@ -74,7 +74,7 @@ from aio_pika.abc import (
 )
 
 from cloudbus.core import errors
-from cloudbus.core.auth import PORTAL, Caller, Credentials, current_caller, current_credentials
+from cloudbus.core.auth import NO_PERMISSION, PORTAL, Caller, Credentials, current_caller, current_credentials
 from cloudbus.core.bus.base import (
     Bus,
     Endpoint,
@@ -367,7 +367,7 @@ class AmqpBus(Bus):
     ) -> bool:
         """Publish a request to `queue`; False if the broker returned it (no such queue)."""
         message = aio_pika.Message(
-            envelope.encode(),
+            envelope.encode(self.secret),
             content_type=CONTENT_TYPE,
             correlation_id=correlation_id or msg_id,
             message_id=msg_id,
@@ -440,7 +440,7 @@ class AmqpBus(Bus):
         envelope: Envelope | None = None
         reply: Reply | None = None
         try:
-            envelope = decode(message.body)
+            envelope = decode(message.body, self.secret)
             if envelope.deadline is not None and envelope.deadline < time.time():
                 log.info("expired request dropped", message=envelope.name, msg_id=envelope.id)
             else:
@@ -459,6 +459,13 @@ class AmqpBus(Bus):
     ) -> Reply | None:
         if envelope.kind not in ("call", "send"):
             raise errors.invalid_argument(f"a service queue takes call or send envelopes, not {envelope.kind}")
+        target = endpoint.service_id if endpoint is not None else envelope.service
+        if self.secret is not None and not envelope.signed and target != PORTAL:
+            raise errors.fail(
+                NO_PERMISSION,
+                f"service[{target}] takes only requests signed by a management node of this cloud: "
+                f"clients send to {PORTAL}",
+            )
         cls = message_class(envelope.name)
         if cls is None:
             raise errors.fail(errors.UNKNOWN_MESSAGE, f"no message[{envelope.name}] is known to this node")

@@ -39,6 +39,9 @@ class Bus(abc.ABC):
 
     # in-process only (LocalBus): every caller is code of this process, nothing crosses a broker
     embedded = False
+    # a management node's: requests between nodes are signed with it (core/envelope.py); a
+    # bus without one (a client's) signs nothing and checks nothing
+    secret: bytes | None = None
 
     def __init__(self, *, node_uuid: str | None = None, default_timeout: float = 1800.0) -> None:
         self.node_uuid = node_uuid or new_uuid()
