@@ -14,8 +14,6 @@ only when it finds orphans; several nodes sweeping at once is harmless.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Table, delete, exists, insert, literal, select, union_all
@@ -27,6 +25,7 @@ from cloudbus.core import errors
 from cloudbus.core.ids import new_uuid
 from cloudbus.core.logging import get_logger
 from cloudbus.core.messages import Reply
+from cloudbus.core.periodic import Periodic
 from cloudbus.core.service import handles
 from cloudbus.inventory.declarations import Inventory
 from cloudbus.inventory.tag import (
@@ -55,17 +54,13 @@ class TagService(ResourceService):
 
     def __init__(self, node: Any) -> None:
         super().__init__(node)
-        self._sweeper: asyncio.Task[None] | None = None
+        self.sweeper = Periodic(self.sweep, SWEEP_INTERVAL, "tag sweep")
 
     async def start(self) -> None:
-        await self.sweep()
-        self._sweeper = asyncio.create_task(self._sweep_forever())
+        await self.sweeper.start()
 
     async def stop(self) -> None:
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
+        await self.sweeper.stop()
 
     # -- APIs -----------------------------------------------------------------------------
 
@@ -202,14 +197,6 @@ class TagService(ResourceService):
         if removed:
             log.info("tags of removed resources deleted", count=removed)
         return removed
-
-    async def _sweep_forever(self) -> None:
-        while True:
-            await asyncio.sleep(SWEEP_INTERVAL)
-            try:
-                await self.sweep()
-            except Exception:  # the next round tries again
-                log.exception("tag sweep failed")
 
 
 def _orphan_clause(table: Table, resource_type: str, owner: Inventory | None) -> Any:

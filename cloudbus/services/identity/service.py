@@ -19,7 +19,6 @@ account holds at most `CLOUDBUS_SESSION_MAX` live sessions (500; ID.1006 beyond)
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import hmac
 import json
@@ -62,9 +61,9 @@ from cloudbus.core.auth import (
     admin_password,
 )
 from cloudbus.core.ids import iso, new_uuid, utcnow
-from cloudbus.core.logging import get_logger
 from cloudbus.core.messages import Reply
 from cloudbus.core.passwords import hash_password, sha512_hex, verify_password
+from cloudbus.core.periodic import Periodic
 from cloudbus.core.service import handles
 from cloudbus.inventory.declarations import Inventory
 from cloudbus.inventory.identity import ACCOUNT, PROJECT, TENANT, USER, session_table, tenant_serial_table
@@ -77,7 +76,6 @@ from cloudbus.services.identity.sharing import SharingHandlers
 
 ADMIN_UUID = ADMIN_ACCOUNT_UUID
 SWEEP_INTERVAL = 300.0  # seconds between sweeps of ownership rows whose resource is gone
-log = get_logger(__name__)
 
 
 def session_timeout() -> int:
@@ -101,27 +99,15 @@ class IdentityService(QuotaHandlers, SharingHandlers, ResourceService):
 
     def __init__(self, node: Any) -> None:
         super().__init__(node)
-        self._sweeper: asyncio.Task[None] | None = None
+        # ownership rows of resources removed one by one (a VM expunged, an image deleted)
+        self.sweeper = Periodic(self.sweep_ownership, SWEEP_INTERVAL, "ownership sweep")
 
     async def start(self) -> None:
         await self._bootstrap()
-        await self.sweep_ownership()
-        self._sweeper = asyncio.create_task(self._sweep_forever())
+        await self.sweeper.start()
 
     async def stop(self) -> None:
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
-
-    async def _sweep_forever(self) -> None:
-        """Ownership rows of resources removed one by one (a VM expunged, an image deleted)."""
-        while True:
-            await asyncio.sleep(SWEEP_INTERVAL)
-            try:
-                await self.sweep_ownership()
-            except Exception:  # the next round tries again
-                log.exception("ownership sweep failed")
+        await self.sweeper.stop()
 
     async def _bootstrap(self) -> None:
         """Create `admin` on a database that has none (every node tries; one insert wins)."""
