@@ -120,3 +120,23 @@ async def test_twenty_parallel_creates_under_limits_of_10_and_6_6(cloud: Cloud, 
     assert sum(per_project.values()) == 10 and max(per_project.values()) <= 6
     usage = await cloud.api("GetAccountQuotaUsage", uuid=account)
     assert {u["name"]: u["used"] for u in usage.get("usages")}["vm.num"] == 10
+
+
+async def test_change_resource_owner_stays_within_the_new_owners_quotas(cloud: Cloud, env: dict[str, Any]) -> None:
+    account = env["account"]["uuid"]
+    vm = await cloud.ok(
+        "CreateVmInstance",
+        name="admins",
+        instanceOfferingUuid=env["offering"]["uuid"],
+        imageUuid=env["image"]["uuid"],
+        l3NetworkUuids=[env["l3"]["uuid"]],
+    )
+    await cloud.ok("UpdateQuota", identityUuid=account, name="volume.capacity", value=0)
+    before = await cloud.snapshot()
+    error = await cloud.error("ChangeResourceOwner", resourceUuid=vm["uuid"], accountUuid=account)
+    assert error.code == "ID.1003" and "volume.capacity" in error.details  # its root volume would pass it
+    assert await cloud.snapshot() == before
+    assert await env["carol"].query("QueryVmInstance") == []
+    await cloud.ok("UpdateQuota", identityUuid=account, name="volume.capacity", value=1 << 40)
+    await cloud.ok("ChangeResourceOwner", resourceUuid=vm["uuid"], accountUuid=account)
+    assert [v["uuid"] for v in await env["carol"].query("QueryVmInstance")] == [vm["uuid"]]

@@ -172,6 +172,9 @@ async def test_change_resource_owner(tenants: Tenants) -> None:
     assert (ref["resourceUuid"], ref["accountUuid"]) == (vm["uuid"], tenants.accounts["bob"]["uuid"])
     assert [v["uuid"] for v in await bob.query("QueryVmInstance")] == [vm["uuid"]]
     assert await alice.query("QueryVmInstance") == []
+    # its volumes went with it
+    assert [v["vmInstanceUuid"] for v in await bob.query("QueryVolume")] == [vm["uuid"]]
+    assert await alice.query("QueryVolume") == []
     assert (await bob.ok("StopVmInstance", uuid=vm["uuid"]))["state"] == "Stopped"
     [owned] = await admin.query("QueryAccountResourceRef", ("resourceUuid", "=", vm["uuid"]))
     assert owned["accountUuid"] == tenants.accounts["bob"]["uuid"]

@@ -111,29 +111,33 @@ class SharingHandlers:
 
     @handles(ChangeResourceOwner)
     async def change_resource_owner(self, msg: ChangeResourceOwner) -> dict[str, Any]:
+        """The resource -- and, for a VM, the volumes attached to it, as ZStack moves them -- go
+        to the account's default project, within its quotas."""
         async with self.db.tx() as conn:
             inv = await _find(conn, msg.resourceUuid, owned_inventories(), "owned by an account")
-            await conn.execute(delete(refs).where(refs.c.resourceUuid == msg.resourceUuid))
-            now = utcnow()
+            moving = [(inv, msg.resourceUuid)]
+            if inv.name == "VmInstance":
+                volumes = inventory.get("Volume")
+                attached = select(volumes.key).where(volumes.table.c.vmInstanceUuid == msg.resourceUuid)
+                moving += [(volumes, uuid) for uuid in (await conn.execute(attached)).scalars()]
+            await conn.execute(delete(refs).where(refs.c.resourceUuid.in_([uuid for _, uuid in moving])))
             project = await conn.scalar(
                 select(PROJECT.key).where(PROJECT.table.c.accountUuid == msg.accountUuid, PROJECT.table.c.isDefault)
             )
             kind = await conn.scalar(select(ACCOUNT.table.c.type).where(ACCOUNT.key == msg.accountUuid))
-            ref = {
-                "resourceUuid": msg.resourceUuid,
-                "resourceType": inv.resource_type,
-                "accountUuid": msg.accountUuid,
-                "projectUuid": project,
-                "createDate": now,
-                "lastOpDate": now,
-            }
-            if kind == "SystemAdmin":
-                return ACCOUNT_RESOURCE_REF.render_row(ref)  # an admin's resource needs no row
-            row = await load_row(conn, inv, msg.resourceUuid)
-            costs = {quota.name: quota.cost(row) for quota in quotas_of(inv.name) if quota.cost(row)}
-            if costs:
-                await check_quotas(conn, Caller(accountUuid=msg.accountUuid, projectUuid=project), inv.name, costs)
-            await conn.execute(insert(refs).values(ref))
+            now = utcnow()
+            owner = {"accountUuid": msg.accountUuid, "projectUuid": project, "createDate": now, "lastOpDate": now}
+            if kind == "SystemAdmin":  # an admin's resources need no row
+                return ACCOUNT_RESOURCE_REF.render_row(
+                    {"resourceUuid": msg.resourceUuid, "resourceType": inv.resource_type, **owner}
+                )
+            for moved, uuid in moving:
+                row = await load_row(conn, moved, uuid)
+                costs = {quota.name: quota.cost(row) for quota in quotas_of(moved.name) if quota.cost(row)}
+                if costs:
+                    caller = Caller(accountUuid=msg.accountUuid, projectUuid=project)
+                    await check_quotas(conn, caller, moved.name, costs)
+                await conn.execute(insert(refs).values(resourceUuid=uuid, resourceType=moved.resource_type, **owner))
             return await _ref_inventory(conn, msg.resourceUuid)
 
     async def sweep_ownership(self) -> int:
