@@ -1,5 +1,6 @@
 """No password and no API key is ever written anywhere a person could read it later: not in a
-log line (at DEBUG), not in a reply, not in any row of any table (issue 8), on both backends.
+log line (at DEBUG), not in a reply nor an `api.*` event, not in any row of any table (issue
+8), on both backends.
 
 The secrets are what users typed, the SHA-512 hex a client sends for a typed password, and the
 API keys CreateTenant and RegenerateApiKey return (a reply must carry those, once: the check
@@ -16,9 +17,11 @@ from sqlalchemy import select
 
 from cloudbus.core.auth import Credentials
 from cloudbus.core.logging import configure
+from cloudbus.core.messages import Event
 from cloudbus.core.passwords import sha512_hex
 from cloudbus.inventory.schema import metadata
 from cloudbus.testing import Cloud
+from tests.support.cluster import wait_until
 
 TYPED = ["Tr0ub4dor&alice", "correct horse battery", "n3w-Passw0rd!", "wrong-guess-123", "user-pw-77"]
 
@@ -37,6 +40,12 @@ async def test_no_secret_is_logged_returned_or_stored(cloud: Cloud) -> None:
     configure(json=True, level="DEBUG", stream=stream)
     replies: list[dict[str, Any]] = []
     shown_once: list[str] = []
+    events: list[dict[str, Any]] = []
+
+    async def heard(event: Event) -> None:
+        events.append({"name": event.name, **event.data})
+
+    subscription = await cloud.node.bus.subscribe("api.#", heard)
 
     async def api(api_name: str, /, **params: Any) -> Any:
         reply = await cloud.api(api_name, **params)
@@ -66,10 +75,15 @@ async def test_no_secret_is_logged_returned_or_stored(cloud: Cloud) -> None:
         # a failure naming a session or key in the envelope logs neither
         async with cloud.connect(Credentials(session="0" * 32)) as client:
             replies.append((await client.request(_query_account())).to_json())
+        await wait_until(
+            lambda: any(e["name"] == "api.RegenerateApiKey" for e in events), 10, lambda: f"events heard: {events}"
+        )
     finally:
         configure()
+        await subscription.cancel()
 
-    logs, answered, stored = stream.getvalue(), json.dumps(replies), await _dump(cloud)
+    logs, answered, stored = stream.getvalue(), json.dumps([*replies, *events]), await _dump(cloud)
+    assert any(e["name"] == "api.CreateTenant" and e["success"] for e in events)
     assert "LogInByAccount" in logs or "message failed" in logs  # the capture saw the run
     secrets = [*TYPED, *(sha512_hex(t) for t in TYPED), *shown_once]
     for secret in secrets:

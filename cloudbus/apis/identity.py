@@ -122,7 +122,7 @@ class QueryUser(APIQueryMessage):
 class LogInByAccount(_Session, APIMessage):
     wire_hashed: ClassVar[tuple[str, ...]] = ("password",)
     needs_session: ClassVar[bool] = False
-    exactly_once: ClassVar[bool] = False  # not recorded: the reply is a bearer secret
+    secret_reply: ClassVar[bool] = True  # the session uuid is a bearer secret
 
     accountName: Name
     password: Password
@@ -131,7 +131,7 @@ class LogInByAccount(_Session, APIMessage):
 class LogInByUser(_Session, APIMessage):
     wire_hashed: ClassVar[tuple[str, ...]] = ("password",)
     needs_session: ClassVar[bool] = False
-    exactly_once: ClassVar[bool] = False  # not recorded: the reply is a bearer secret
+    secret_reply: ClassVar[bool] = True  # the session uuid is a bearer secret
 
     accountName: Name | None = None
     accountUuid: str | None = None
@@ -167,8 +167,8 @@ class CreateTenant(_Tenant, APIMessage):
     shown this once."""
 
     admin_only: ClassVar[bool | None] = True
-    # not recorded (a retry gets no copy of the key; the unique name stops a second tenant)
-    exactly_once: ClassVar[bool] = False
+    # a retry gets no copy of the key; the unique name stops a second tenant
+    secret_reply: ClassVar[bool] = True
 
     tenantName: Annotated[Name, StringConstraints(max_length=100)]
 
@@ -177,7 +177,7 @@ class RegenerateApiKey(_Tenant, APIMessage):
     """A new API key for the tenant (the old one stops working). Reply: `tenantId`, `apikey`."""
 
     admin_only: ClassVar[bool | None] = True
-    exactly_once: ClassVar[bool] = False  # not recorded: the key is shown once, kept nowhere
+    secret_reply: ClassVar[bool] = True  # the key is shown once, kept nowhere
 
     tenantId: Annotated[str, StringConstraints(pattern=r"^t-\d{10}$")]
 

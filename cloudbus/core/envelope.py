@@ -10,11 +10,11 @@
 ring changes. `auth` is a client's credentials (a session, or an API key: core/auth.py);
 `caller` is the account the portal resolved them to, carried on between nodes.
 
-`mac`: a request between management nodes is signed (HMAC-SHA256 with the cloud's bus
-secret, kept in its database, over the envelope's other keys as canonical JSON). A node takes
-unsigned requests only on the API portal's queue -- where clients send and where a claimed
-`caller` is ignored -- so whoever can publish on the broker but cannot read the database can
-neither skip the portal nor claim to be someone.
+`mac`: a request or an event a management node sends is signed (HMAC-SHA256 with the
+cloud's bus secret, kept in its database, over the envelope's other keys as canonical JSON).
+A node drops unsigned events, and takes unsigned requests only on the API portal's queue
+(where clients send, and where a claimed `caller` is ignored): whoever can publish on the
+broker but cannot read the database can neither skip the portal nor claim to be someone.
 docs/wire-protocol.md is the contract for non-Python clients; this module is its only
 implementation.
 

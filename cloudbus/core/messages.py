@@ -250,6 +250,14 @@ class APIMessage(Message):
     # who may call it (the portal): None = derived from the resource type it concerns (a
     # normal account may act on what accounts own, never on the cloud's infrastructure)
     admin_only: ClassVar[bool | None] = None
+    # its reply holds a secret shown once (a session, an API key): never recorded for
+    # exactly-once (so not exactly-once), never published in its `api.<Name>` event
+    secret_reply: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.secret_reply:
+            cls.exactly_once = False
 
 
 class APICreateMessage(APIMessage):

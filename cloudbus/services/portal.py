@@ -97,7 +97,8 @@ class ApiPortal(Service):
         reply = await self.bus.call(msg, service=msg.service_id, msg_id=current_message_id.get())
         if not isinstance(msg, APIQueryMessage):
             await self.keep_tags(msg, reply)
-            await self.bus.publish(Event(name=f"api.{msg.message_name()}", data=reply.to_json()))
+            outcome = {"success": reply.success} if msg.secret_reply else reply.to_json()
+            await self.bus.publish(Event(name=f"api.{msg.message_name()}", data=outcome))
         return reply
 
     async def keep_tags(self, msg: APIMessage, reply: Reply) -> None:

@@ -515,7 +515,7 @@ class AmqpBus(Bus):
 
     async def publish(self, event: Event) -> None:
         message = aio_pika.Message(
-            Envelope("event", new_uuid(), event.name, event.data, node=self.node_uuid).encode(),
+            Envelope("event", new_uuid(), event.name, event.data, node=self.node_uuid).encode(self.secret),
             content_type=CONTENT_TYPE,
         )
         try:
@@ -535,9 +535,12 @@ class AmqpBus(Bus):
 
         async def on_event(message: AbstractIncomingMessage) -> None:
             try:
-                envelope = decode(message.body)
+                envelope = decode(message.body, self.secret)
             except errors.CloudBusError as exc:
                 log.warning("malformed event dropped", error=exc.error.details)
+                return
+            if self.secret is not None and not envelope.signed:
+                log.warning("unsigned event dropped: only management nodes publish events", event=envelope.name)
                 return
             self._track(self._tasks, self._notify(handler, Event(name=envelope.name, data=envelope.body)))
 
