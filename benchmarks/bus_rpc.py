@@ -6,9 +6,11 @@ Concurrency C = C workers, each calling back to back. Pipelined = one caller sen
 `--pipeline` calls at once (nothing waits for a reply before the next request goes out)
 and collects the replies as they come: the broker and the handler see a full queue.
 
-Three rows: LocalBus (in-process), AmqpBus with caller and handler on two bus objects (so
-every call crosses the broker as JSON), and raw aio-pika RPC on the same broker with an
-exclusive reply queue: the floor AmqpBus is built on. Results go in docs/performance.md.
+Four rows: LocalBus (in-process), AmqpBus with caller and handler on two bus objects (so
+every call crosses the broker as JSON), the same with both holding a bus secret (every
+request signed and checked, as between management nodes: core/envelope.py), and raw aio-pika
+RPC on the same broker with an exclusive reply queue: the floor AmqpBus is built on. Results
+go in docs/performance.md.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import argparse
 import asyncio
 import json
 import os
+import secrets
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -95,9 +98,11 @@ async def local_rows(seconds: float, pipeline: int) -> list[float]:
         await bus.close()
 
 
-async def amqp_rows(url: str, seconds: float, pipeline: int) -> list[float]:
+async def amqp_rows(url: str, seconds: float, pipeline: int, *, signed: bool = False) -> list[float]:
     namespace = f"bench{new_uuid()[:8]}"
     server, client = AmqpBus(url, namespace=namespace), AmqpBus(url, namespace=namespace)
+    if signed:
+        server.secret = client.secret = secrets.token_bytes(32)
     await server.register(BenchService(object()))
     await server.start()
     await client.start()
@@ -156,6 +161,7 @@ async def main(args: argparse.Namespace) -> None:
     rows = {"LocalBus": await local_rows(args.seconds, args.pipeline)}
     if args.amqp_url:
         rows["AmqpBus (two bus objects, via broker)"] = await amqp_rows(args.amqp_url, args.seconds, args.pipeline)
+        rows["AmqpBus, requests signed"] = await amqp_rows(args.amqp_url, args.seconds, args.pipeline, signed=True)
         rows["raw aio-pika RPC (floor)"] = await raw_rows(args.amqp_url, args.seconds, args.pipeline)
     columns = ["c=1 calls/s", "c=100 calls/s", f"pipelined {args.pipeline:,} calls/s"]
     print(f"{'transport':<40} " + " ".join(f"{c:>22}" for c in columns))
