@@ -79,11 +79,13 @@ class Client:
             await self.bus.close()
             self.bus = None
 
-    async def request(self, msg: APIMessage, *, timeout: float | None = None) -> Reply:
+    async def request(self, msg: APIMessage, *, timeout: float | None = None, msg_id: str | None = None) -> Reply:
+        """The whole Reply. `msg_id` names the call: sending an id again (a retry) gets the first
+        call's outcome instead of running it twice."""
         assert self.bus is not None, "use 'async with Client(...)'"
         seconds = timeout or self.timeout or self.bus.timeout_for(msg)
         deadline = time.monotonic() + seconds
-        msg_id, retrying = new_uuid(), (errors.UNDELIVERABLE,)
+        msg_id, retrying = msg_id or new_uuid(), (errors.UNDELIVERABLE,)
         while True:
             left = deadline - time.monotonic()
             reply = await self._send(msg, max(left, 0.001), msg_id)
