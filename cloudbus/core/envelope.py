@@ -10,8 +10,9 @@
 ring changes. `auth` is a client's credentials (a session, or an API key: core/auth.py);
 `caller` is the account the portal resolved them to, carried on between nodes.
 
-`mac`: a request or an event a management node sends is signed (HMAC-SHA256 with the
-cloud's bus secret, kept in its database, over the envelope's other keys as canonical JSON).
+`mac`: a request or an event a management node sends is signed: its last key is the
+HMAC-SHA256, with the cloud's bus secret (kept in its database), of the envelope's bytes
+before it (as if it ended there with `}`): checking it re-serialises nothing.
 A node drops unsigned events, and takes unsigned requests only on the API portal's queue
 (where clients send, and where a claimed `caller` is ignored): whoever can publish on the
 broker but cannot read the database can neither skip the portal nor claim to be someone.
@@ -63,14 +64,27 @@ class Envelope:
                 data[key] = value
         if self.hops:
             data["hops"] = self.hops
-        if secret is not None:
-            data["mac"] = _mac(data, secret)
-        return json.dumps(data, separators=(",", ":")).encode()
+        raw = json.dumps(data, separators=(",", ":")).encode()
+        if secret is None:
+            return raw
+        return raw[:-1] + _MAC_KEY + _mac(raw, secret) + b'"}'
 
 
-def _mac(data: dict[str, Any], secret: bytes) -> str:
-    canonical = json.dumps(data, separators=(",", ":"), sort_keys=True).encode()
-    return hmac.new(secret, canonical, hashlib.sha256).hexdigest()
+_MAC_KEY = b',"mac":"'
+_MAC_TAIL = len(_MAC_KEY) + 64 + 2  # the key, 64 hex digits, `"}`
+
+
+def _mac(signed: bytes, secret: bytes) -> bytes:
+    return hmac.new(secret, signed, hashlib.sha256).hexdigest().encode()
+
+
+def _signed(raw: bytes, secret: bytes) -> bool:
+    """Whether `raw` ends with the right `mac` for the bytes before it."""
+    tail = raw[-_MAC_TAIL:]
+    if len(raw) <= _MAC_TAIL or not tail.startswith(_MAC_KEY) or not tail.endswith(b'"}'):
+        return False
+    body = raw[:-_MAC_TAIL] + b"}"
+    return hmac.compare_digest(tail[len(_MAC_KEY) : -2], _mac(body, secret))
 
 
 def decode(raw: bytes, secret: bytes | None = None) -> Envelope:
@@ -88,8 +102,7 @@ def decode(raw: bytes, secret: bytes | None = None) -> Envelope:
     if kind not in KINDS or not isinstance(name, str) or not name or not isinstance(body, dict):
         raise errors.invalid_argument("malformed envelope: needs kind (call|send|reply|event), name and an object body")
     deadline = data.get("deadline")
-    mac = data.pop("mac", None)
-    signed = secret is not None and isinstance(mac, str) and hmac.compare_digest(mac, _mac(data, secret))
+    signed = secret is not None and _signed(raw, secret)
     return Envelope(
         kind=kind,
         id=str(data.get("id") or ""),

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Boolean, Column, ColumnElement, String, Table, false, or_, select
+from sqlalchemy import Boolean, Column, ColumnElement, Index, String, Table, false, or_, select
 from sqlalchemy.sql.elements import BindParameter
 
 from cloudbus.inventory.declarations import Inventory, of_account, register
@@ -27,11 +27,14 @@ account_resource_ref_table = Table(
     metadata,
     uuid_column("resourceUuid", primary_key=True),
     Column("resourceType", String(64), nullable=False),
-    uuid_column("accountUuid", nullable=False, index=True),
-    uuid_column("projectUuid", nullable=False, index=True),
+    uuid_column("accountUuid", nullable=False),
+    uuid_column("projectUuid", nullable=False),
     Column("createDate", UtcDateTime(), nullable=False),
     Column("lastOpDate", UtcDateTime(), nullable=False),
 )
+# covering: a view or a usage reads an account's (a project's) resource uuids from the index alone
+Index("ix_account_resource_ref_accountUuid_resourceUuid", *account_resource_ref_table.c["accountUuid", "resourceUuid"])
+Index("ix_account_resource_ref_projectUuid_resourceUuid", *account_resource_ref_table.c["projectUuid", "resourceUuid"])
 
 shared_resource_table = Table(
     "shared_resource",

@@ -40,8 +40,10 @@ def upgrade() -> None:
         *_dates(),
         sa.PrimaryKeyConstraint("resourceUuid", name=op.f("pk_account_resource_ref")),
     )
-    op.create_index(op.f("ix_account_resource_ref_accountUuid"), "account_resource_ref", ["accountUuid"])
-    op.create_index(op.f("ix_account_resource_ref_projectUuid"), "account_resource_ref", ["projectUuid"])
+    for owner in ("accountUuid", "projectUuid"):  # covering: an owner's resource uuids from the index alone
+        op.create_index(
+            f"ix_account_resource_ref_{owner}_resourceUuid", "account_resource_ref", [owner, "resourceUuid"]
+        )
     _date_indexes("account_resource_ref", "resourceUuid")
 
     op.create_table(
