@@ -18,6 +18,7 @@ are not declared: cloudbus has none of those resources yet.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,9 +93,17 @@ def quotas_of(inventory: str) -> list[Quota]:
     return [q for q in QUOTAS.values() if q.inventory == inventory]
 
 
+def costs(inventory: str, row: dict[str, Any]) -> dict[str, int]:
+    """What a row of `inventory` adds to each quota it counts towards (those it adds to only)."""
+    found = {quota.name: quota.cost(row) for quota in quotas_of(inventory)}
+    return {name: cost for name, cost in found.items() if cost}
+
+
+@functools.cache
 def usage_statement(inventory: str, *, project: bool) -> Any:
     """One row: the usage of each quota on `inventory` by the resources the account
-    (`:account`) -- or, with `project`, the project (`:project`) -- owns."""
+    (`:account`) -- or, with `project`, the project (`:project`) -- owns. Built once per
+    inventory and level: a normal account's every create runs it."""
     refs = account_resource_ref_table.c
     owner = refs.projectUuid == bindparam("project") if project else refs.accountUuid == bindparam("account")
     table = get(inventory).table

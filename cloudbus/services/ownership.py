@@ -28,7 +28,7 @@ from cloudbus.core.auth import QUOTA_EXCEEDED, Caller, current_caller
 from cloudbus.core.ids import utcnow
 from cloudbus.inventory.declarations import Inventory
 from cloudbus.inventory.identity import account_table
-from cloudbus.inventory.quota import quota_table, quotas_of, usage_statement
+from cloudbus.inventory.quota import costs, quota_table, usage_statement
 from cloudbus.inventory.tenancy import account_resource_ref_table
 
 _LOCK = select(account_table.c.uuid).where(account_table.c.uuid == bindparam("account")).with_for_update()
@@ -44,31 +44,35 @@ async def claim(conn: Any, inv: Inventory, row: dict[str, Any]) -> None:
     caller = current_caller.get()
     if caller is None or caller.admin or caller.projectUuid is None:
         return
-    costs = {q.name: q.cost(row) for q in quotas_of(inv.name)}
-    costs = {name: cost for name, cost in costs.items() if cost}
-    if costs:
-        await check_quotas(conn, caller, inv.name, costs)
+    await claim_for(conn, caller, inv, row)
+
+
+async def claim_for(conn: Any, owner: Caller, inv: Inventory, row: dict[str, Any]) -> None:
+    """Make `row` of `inv` the account and project of `owner`, within their quotas (ID.1003)."""
+    needed = costs(inv.name, row)
+    if needed:
+        await _check_quotas(conn, owner, inv.name, needed)
     now = utcnow()
     await conn.execute(
         _CLAIM,
         {
             "resourceUuid": row["uuid"],
             "resourceType": inv.resource_type,
-            "accountUuid": caller.accountUuid,
-            "projectUuid": caller.projectUuid,
+            "accountUuid": owner.accountUuid,
+            "projectUuid": owner.projectUuid,
             "createDate": now,
             "lastOpDate": now,
         },
     )
 
 
-async def check_quotas(conn: Any, caller: Caller, inventory: str, costs: dict[str, int]) -> None:
-    account, project = caller.accountUuid, caller.projectUuid
+async def _check_quotas(conn: Any, owner: Caller, inventory: str, needed: dict[str, int]) -> None:
+    account, project = owner.accountUuid, owner.projectUuid
     await conn.execute(_LOCK, {"account": account})
     limits: dict[tuple[str, str], int] = {
         (identity, name): value
         for identity, name, value in await conn.execute(
-            _LIMITS, {"identities": [account, project], "names": list(costs)}
+            _LIMITS, {"identities": [account, project], "names": list(needed)}
         )
     }
     if not limits:
@@ -77,10 +81,10 @@ async def check_quotas(conn: Any, caller: Caller, inventory: str, costs: dict[st
     if any(identity == project for identity, _ in limits):
         levels.append(("project", project, True))
     for level, identity, by_project in levels:
-        if not any((identity, name) in limits for name in costs):
+        if not any((identity, name) in limits for name in needed):
             continue
         usage = (await conn.execute(usage_statement(inventory, project=by_project), {level: identity})).mappings().one()
-        for name, cost in costs.items():
+        for name, cost in needed.items():
             limit = limits.get((identity, name))
             if limit is not None and usage[name] + cost > limit:
                 raise errors.fail(

@@ -23,10 +23,9 @@ from cloudbus.core.messages import Reply
 from cloudbus.core.service import handles
 from cloudbus.inventory.declarations import OWNED, Inventory
 from cloudbus.inventory.identity import ACCOUNT, PROJECT
-from cloudbus.inventory.quota import quotas_of
 from cloudbus.inventory.tenancy import ACCOUNT_RESOURCE_REF, SHARED_RESOURCE
 from cloudbus.services.common import load_row
-from cloudbus.services.ownership import check_quotas
+from cloudbus.services.ownership import claim_for
 
 log = get_logger(__name__)
 refs, shared = ACCOUNT_RESOURCE_REF.table, SHARED_RESOURCE.table
@@ -125,19 +124,21 @@ class SharingHandlers:
                 select(PROJECT.key).where(PROJECT.table.c.accountUuid == msg.accountUuid, PROJECT.table.c.isDefault)
             )
             kind = await conn.scalar(select(ACCOUNT.table.c.type).where(ACCOUNT.key == msg.accountUuid))
-            now = utcnow()
-            owner = {"accountUuid": msg.accountUuid, "projectUuid": project, "createDate": now, "lastOpDate": now}
             if kind == "SystemAdmin":  # an admin's resources need no row
+                now = utcnow()
                 return ACCOUNT_RESOURCE_REF.render_row(
-                    {"resourceUuid": msg.resourceUuid, "resourceType": inv.resource_type, **owner}
+                    {
+                        "resourceUuid": msg.resourceUuid,
+                        "resourceType": inv.resource_type,
+                        "accountUuid": msg.accountUuid,
+                        "projectUuid": project,
+                        "createDate": now,
+                        "lastOpDate": now,
+                    }
                 )
+            new_owner = Caller(accountUuid=msg.accountUuid, projectUuid=project)
             for moved, uuid in moving:
-                row = await load_row(conn, moved, uuid)
-                costs = {quota.name: quota.cost(row) for quota in quotas_of(moved.name) if quota.cost(row)}
-                if costs:
-                    caller = Caller(accountUuid=msg.accountUuid, projectUuid=project)
-                    await check_quotas(conn, caller, moved.name, costs)
-                await conn.execute(insert(refs).values(resourceUuid=uuid, resourceType=moved.resource_type, **owner))
+                await claim_for(conn, new_owner, moved, await load_row(conn, moved, uuid))
             return await _ref_inventory(conn, msg.resourceUuid)
 
     async def sweep_ownership(self) -> int:
