@@ -1,4 +1,4 @@
-"""Backup storage APIs (reference 2.4): simulator and sftp types, zone attachment."""
+"""Backup storage APIs (reference 2.4): simulator, sftp and local-directory types, zone attachment."""
 
 from __future__ import annotations
 
@@ -33,6 +33,12 @@ def _absolute_path(value: str) -> str:
     return value
 
 
+def _local_dir(value: str) -> str:
+    if not value.startswith("/"):
+        raise ValueError("the url of a LocalDir backup storage is an absolute directory, e.g. /zstack_bs")
+    return value
+
+
 class _BackupStorage(Concerns):
     resource: ClassVar[str] = "BackupStorage"
 
@@ -52,6 +58,14 @@ class AddSftpBackupStorage(_BackupStorage, APICreateMessage):
     username: Text
     password: Password
     sshPort: SshPort = 22
+    description: Description | None = None
+
+
+class AddLocalDirBackupStorage(_BackupStorage, APICreateMessage):
+    """Images as files in a directory of the management node (ZStack's ImageStore role)."""
+
+    name: Name
+    url: Annotated[Url, AfterValidator(_local_dir)]
     description: Description | None = None
 
 

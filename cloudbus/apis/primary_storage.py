@@ -1,4 +1,4 @@
-"""Primary storage APIs (reference 2.3): simulator, local and NFS types, cluster attachment."""
+"""Primary storage APIs (reference 2.3): simulator, local, NFS and SharedMountPoint types, cluster attachment."""
 
 from __future__ import annotations
 
@@ -26,6 +26,12 @@ Url = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_
 def _absolute_path(value: str) -> str:
     if not value.startswith("/"):
         raise ValueError("the url of a local primary storage is an absolute path, e.g. /zstack_ps")
+    return value
+
+
+def _mount_point(value: str) -> str:
+    if not value.startswith("/"):
+        raise ValueError("the url of a SharedMountPoint primary storage is the absolute path every host mounts it at")
     return value
 
 
@@ -67,6 +73,15 @@ class AddNfsPrimaryStorage(_PrimaryStorage, APICreateMessage):
     name: Name
     zoneUuid: ref("Zone")
     url: Annotated[Url, AfterValidator(_nfs_url)]
+    description: Description | None = None
+
+
+class AddSharedMountPointPrimaryStorage(_PrimaryStorage, APICreateMessage):
+    """A directory every host of the attached clusters mounts at `url` (qcow2 files, real on KVM)."""
+
+    name: Name
+    zoneUuid: ref("Zone")
+    url: Annotated[Url, AfterValidator(_mount_point)]
     description: Description | None = None
 
 

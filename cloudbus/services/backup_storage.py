@@ -1,8 +1,9 @@
 """Backup storage service (`storage.backup`): add, update, state, reconnect, zone attach, delete.
 
-Types: SimulatorBackupStorage (capacity as declared) and SftpBackupStorage (hostname,
+Types: SimulatorBackupStorage (capacity as declared), SftpBackupStorage (hostname,
 username, password — never shown —, sshPort; transport simulated, size reported by the
-driver: 1 TiB on the simulator).
+driver: 1 TiB on the simulator) and LocalDirBackupStorage (real image files in a directory
+of the management node, `services/storage/localdir.py`; size: its file system's).
 
 Backup storages are cascade roots. Deleting one runs the cascade with the context
 `{"backupStorageUuids": [...]}` so that the image service removes only the references to
@@ -18,6 +19,7 @@ from sqlalchemy import case, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from cloudbus.apis.backup_storage import (
+    AddLocalDirBackupStorage,
     AddSftpBackupStorage,
     AddSimulatorBackupStorage,
     AttachBackupStorageToZone,
@@ -49,6 +51,7 @@ ALLOCATE = errors.register("BS.1003", "Unable to allocate backup storage")
 CONNECT = errors.register("BS.1500", "Unable to connect backup storage")
 
 zone_ref = backup_storage_zone_ref_table
+LOCAL_DIR = "LocalDirBackupStorage"
 
 
 class BackupStorageService(ResourceService):
@@ -81,6 +84,17 @@ class BackupStorageService(ResourceService):
             "availableCapacity": 0,
         }
         return await self._add(msg, "SftpBackupStorage", fields)
+
+    @handles(AddLocalDirBackupStorage)
+    async def add_local_dir(self, msg: AddLocalDirBackupStorage) -> dict[str, Any]:
+        table = BACKUP_STORAGE.table
+        async with self.db.read() as conn:
+            taken = await conn.scalar(
+                select(table.c.uuid).where(table.c.type == LOCAL_DIR, table.c.url == msg.url).limit(1)
+            )
+        if taken is not None:  # two would share one images directory, and delete each other's files
+            raise errors.invalid_argument(f"backup storage[uuid:{taken}] already keeps its images in url[{msg.url}]")
+        return await self._add(msg, LOCAL_DIR, {"totalCapacity": 0, "availableCapacity": 0})
 
     async def _add(self, msg: Any, bs_type: str, fields: dict[str, Any]) -> dict[str, Any]:
         uuid = msg.new_resource_uuid()

@@ -1,10 +1,12 @@
 """Primary storage service (`storage.primary`): add, update, state, reconnect, attach/detach, delete.
 
 Types: SimulatorPrimaryStorage (capacity as declared), NFS (`server:/export`, mounted on
-`/opt/zstack/nfsprimarystorage/prim-<uuid>`, size reported by the driver) and
+`/opt/zstack/nfsprimarystorage/prim-<uuid>`, size reported by the driver),
 LocalStorage (a directory on each host: the totals are the sum of the hosts' shares in
 `local_storage_host_ref`; a host's share is recorded when its cluster is attached or
-when it connects later, with the size the driver reports — 1 TiB per host on the simulator).
+when it connects later, with the size the driver reports — 1 TiB per host on the simulator)
+and SharedMountPoint (a directory every host mounts at `url`, holding real qcow2 files:
+`services/storage/qcow2.py`; its size is the file system's).
 
 Cascade: PrimaryStorage is a child of Zone; LocalStorageHostRef (a host's share) is a
 child of Host. DetachPrimaryStorageFromCluster removes the ref first, then tells the
@@ -23,6 +25,7 @@ from cloudbus.apis.internal.storage import NO_PRIMARY_STORAGE  # noqa: F401 - re
 from cloudbus.apis.primary_storage import (
     AddLocalPrimaryStorage,
     AddNfsPrimaryStorage,
+    AddSharedMountPointPrimaryStorage,
     AddSimulatorPrimaryStorage,
     AttachPrimaryStorageToCluster,
     ChangePrimaryStorageState,
@@ -31,6 +34,7 @@ from cloudbus.apis.primary_storage import (
     ReconnectPrimaryStorage,
     UpdatePrimaryStorage,
     _absolute_path,
+    _mount_point,
     _nfs_url,
 )
 from cloudbus.cascade.engine import cascade_detach
@@ -53,6 +57,9 @@ from cloudbus.services.storage import capacity
 from cloudbus.services.storage.primary_ops import LOCAL, PrimaryStorageOps
 
 log = get_logger(__name__)
+
+SHARED_MOUNT_POINT = "SharedMountPoint"
+URL_CHECKS = {LOCAL: _absolute_path, "NFS": _nfs_url, SHARED_MOUNT_POINT: _mount_point}
 
 ATTACH = errors.register("PS.1001", "Unable to attach primary storage to cluster")
 DETACH = errors.register("PS.1002", "Unable to detach primary storage from cluster")
@@ -91,6 +98,10 @@ class PrimaryStorageService(PrimaryStorageOps, ResourceService):
     @handles(AddNfsPrimaryStorage)
     async def add_nfs(self, msg: AddNfsPrimaryStorage) -> dict[str, Any]:
         return await self._add(msg, "NFS", {})
+
+    @handles(AddSharedMountPointPrimaryStorage)
+    async def add_shared_mount_point(self, msg: AddSharedMountPointPrimaryStorage) -> dict[str, Any]:
+        return await self._add(msg, SHARED_MOUNT_POINT, {})
 
     async def _add(self, msg: Any, ps_type: str, sizes: dict[str, int]) -> dict[str, Any]:
         uuid = msg.new_resource_uuid()
@@ -166,10 +177,8 @@ class PrimaryStorageService(PrimaryStorageOps, ResourceService):
             ps = await load(conn, PRIMARY_STORAGE, msg.uuid)
             if msg.url is not None:
                 try:
-                    if ps["type"] == LOCAL:
-                        _absolute_path(msg.url)
-                    elif ps["type"] == "NFS":
-                        _nfs_url(msg.url)
+                    if ps["type"] in URL_CHECKS:
+                        URL_CHECKS[ps["type"]](msg.url)
                 except ValueError as exc:
                     raise errors.invalid_argument(f"invalid url[{msg.url}]: {exc}") from None
                 await self._check_url_free(conn, ps["type"], ps["zoneUuid"], msg.url, but=msg.uuid)

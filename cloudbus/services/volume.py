@@ -95,6 +95,7 @@ class VolumeService(AttachHandlers, SnapshotHandlers):
                     size=msg.size,
                     hostUuid=msg.hostUuid,
                     imageUuid=msg.rootImageUuid,
+                    imageInstallPath=msg.imageInstallPath,
                     reservedBy=msg.reservedBy,
                 )
             )

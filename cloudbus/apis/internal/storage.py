@@ -54,7 +54,8 @@ class ReturnPrimaryStorageCapacity(_PrimaryStorage, Message):
 
 
 class InstantiateVolume(_PrimaryStorage, Message):
-    """Create a volume's bits on its primary storage (from `imageUuid` for root volumes).
+    """Create a volume's bits on its primary storage (from `imageUuid` for root volumes,
+    whose bits are at `imageInstallPath` on the backup storage the VM flow selected).
 
     Reply: `installPath`. With `reservedBy`, refused (PS.1004, nothing created) unless that
     owner's reservation is still open: the late call of a node that died, after its work was
@@ -66,6 +67,7 @@ class InstantiateVolume(_PrimaryStorage, Message):
     size: int
     hostUuid: str | None = None
     imageUuid: str | None = None
+    imageInstallPath: str | None = None
     format: str = "qcow2"
     reservedBy: str | None = None
 

@@ -32,6 +32,7 @@ class CreateVmVolume(_Volume, Message):
     primaryStorageUuid: str
     hostUuid: str | None = None
     rootImageUuid: str | None = None
+    imageInstallPath: str | None = None  # the root image's bits on the selected backup storage
     diskOfferingUuid: str | None = None
     deviceId: int = 0
     resourceUuid: str | None = None

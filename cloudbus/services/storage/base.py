@@ -60,9 +60,21 @@ class PrimaryStorageDriver(abc.ABC):
 
     @abc.abstractmethod
     async def instantiate_volume(
-        self, ps: dict[str, Any], volume_uuid: str, size: int, host_uuid: str | None, image_uuid: str | None, fmt: str
+        self,
+        ps: dict[str, Any],
+        volume_uuid: str,
+        size: int,
+        host_uuid: str | None,
+        image_uuid: str | None,
+        fmt: str,
+        *,
+        image_path: str | None = None,
     ) -> str:
-        """Create a volume's bits (from an image for root volumes); returns its installPath."""
+        """Create a volume's bits (from an image for root volumes); returns its installPath.
+
+        `image_path` is the installPath of the image's copy on the backup storage it was
+        selected from, for drivers that copy the image's bits themselves.
+        """
 
     @abc.abstractmethod
     async def delete_volume(

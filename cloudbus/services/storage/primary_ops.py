@@ -71,11 +71,11 @@ class PrimaryStorageOps:
     db: Any
     node: Any
 
-    async def driver(self, ps: dict[str, Any], command: str, *args: Any) -> Any:
+    async def driver(self, ps: dict[str, Any], command: str, *args: Any, **kwargs: Any) -> Any:
         """Run a storage driver command for `ps`, bounded by the node's driver timeout."""
         method = getattr(self.node.storage(ps["type"]), command)
         what = f"primary storage command[{command}] on primary storage[uuid:{ps['uuid']}]"
-        return await bounded(method(ps, *args), self.node.driver_timeout, what)
+        return await bounded(method(ps, *args, **kwargs), self.node.driver_timeout, what)
 
     async def ensure_host_share(self, ps: dict[str, Any], host: dict[str, Any]) -> None:
         """Give a Connected host of an attached cluster its share of a local primary storage."""
@@ -185,7 +185,14 @@ class PrimaryStorageOps:
                     "which was already settled",
                 )
         path = await self.driver(
-            ps, "instantiate_volume", msg.volumeUuid, msg.size, msg.hostUuid, msg.imageUuid, msg.format
+            ps,
+            "instantiate_volume",
+            msg.volumeUuid,
+            msg.size,
+            msg.hostUuid,
+            msg.imageUuid,
+            msg.format,
+            image_path=msg.imageInstallPath,
         )
         return Reply(installPath=path)
 

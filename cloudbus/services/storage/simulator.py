@@ -84,7 +84,15 @@ class SimulatorPrimaryStorageDriver(Recorder, PrimaryStorageDriver):
         return (ps.get("mountPath") or ps["url"]).rstrip("/")
 
     async def instantiate_volume(
-        self, ps: dict[str, Any], volume_uuid: str, size: int, host_uuid: str | None, image_uuid: str | None, fmt: str
+        self,
+        ps: dict[str, Any],
+        volume_uuid: str,
+        size: int,
+        host_uuid: str | None,
+        image_uuid: str | None,
+        fmt: str,
+        *,
+        image_path: str | None = None,  # nothing is copied in a simulation
     ) -> str:
         await self._run(
             "instantiateVolume",
