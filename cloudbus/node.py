@@ -55,6 +55,7 @@ SERVICES = [
 
 HYPERVISORS = {
     "Simulator": "cloudbus.services.hypervisors.simulator:SimulatorDriver",
+    "KVM": "cloudbus.services.hypervisors.kvm:KvmDriver",  # imports libvirt on first use
 }
 
 # Storage type -> driver; types naming the same driver share one instance.
@@ -64,6 +65,8 @@ STORAGE_DRIVERS = {
     "NFS": "cloudbus.services.storage.simulator:SimulatorPrimaryStorageDriver",
     "SimulatorBackupStorage": "cloudbus.services.storage.simulator:SimulatorBackupStorageDriver",
     "SftpBackupStorage": "cloudbus.services.storage.simulator:SimulatorBackupStorageDriver",
+    "SharedMountPoint": "cloudbus.services.storage.qcow2:Qcow2PrimaryStorageDriver",
+    "LocalDirBackupStorage": "cloudbus.services.storage.localdir:LocalDirBackupStorageDriver",
 }
 
 

@@ -94,3 +94,11 @@ def bus_url(backend: str, request: pytest.FixtureRequest) -> str | None:
 async def cloud(db_url: str, bus_url: str | None) -> AsyncIterator[Cloud]:
     async with Cloud.start(db_url, bus_url, namespace=f"t{new_uuid()[:10]}") as c:
         yield c
+
+
+@pytest.fixture(scope="session")
+def libvirt_system() -> str:
+    """URI of the real libvirtd (qemu:///system); skips without one, fails under CI=true."""
+    from tests.support.libvirt_system import system_libvirt_uri
+
+    return system_libvirt_uri()

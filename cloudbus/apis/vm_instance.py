@@ -64,6 +64,12 @@ class RebootVmInstance(_VmMessage):
     pass
 
 
+class GetVmConsoleAddress(_VmMessage):
+    """Reply: `hostIp`, `port`, `protocol` ("vnc") of the running VM's console."""
+
+    exactly_once: ClassVar[bool] = False  # a read
+
+
 class PauseVmInstance(_VmMessage):
     pass
 

@@ -20,12 +20,14 @@ log = get_logger(__name__)
 
 
 class Periodic:
-    def __init__(self, job: Callable[[], Awaitable[Any]], interval: float, name: str) -> None:
-        self.job, self.interval, self.name = job, interval, name
+    def __init__(self, job: Callable[[], Awaitable[Any]], interval: float, name: str, *, now: bool = True) -> None:
+        """`now`: run the job once at start (a sweep); False for a job due only after an interval (a ping)."""
+        self.job, self.interval, self.name, self.now = job, interval, name, now
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        await self.job()
+        if self.now:
+            await self.job()
         self._task = asyncio.create_task(self._forever())
 
     async def stop(self) -> None:

@@ -1,7 +1,8 @@
-"""Host: a hypervisor machine in a cluster (HostInventory + SimulatorHostInventory fields).
+"""Host: a hypervisor machine in a cluster (HostInventory + SimulatorHostInventory + KVMHostInventory).
 
 Hypervisor-specific fields live on the same table (single-table inheritance) and are
-null for other hypervisor types: the simulator's `cpuCapacity` / `memoryCapacity`.
+null for other hypervisor types: the simulator's `cpuCapacity` / `memoryCapacity`; KVM's
+`username` / `password` / `sshPort` / `libvirtUri` (`password` is never rendered).
 """
 
 from sqlalchemy import BigInteger, Column, ForeignKey, Integer, String, Table
@@ -28,6 +29,10 @@ host_table = Table(
     Column("architecture", String(32)),
     Column("cpuCapacity", BigInteger),
     Column("memoryCapacity", BigInteger),
+    Column("username", String(255)),
+    Column("password", String(255)),
+    Column("sshPort", Integer),
+    Column("libvirtUri", String(1024)),
 )
 
 HOST = register(
@@ -35,6 +40,7 @@ HOST = register(
         name="Host",
         table=host_table,
         service_id="host",
+        hidden=frozenset({"password"}),
         parents={"Cluster": "clusterUuid"},
         joins={
             "zone": Join("Zone", self_key="zoneUuid"),

@@ -75,3 +75,6 @@ L2_VLAN_NETWORK = register(
 ZONE.joins.setdefault("l2Network", Join("L2Network", target_key="zoneUuid"))
 CLUSTER.joins.setdefault("l2Network", Join("L2Network", via=_L2_REF))
 CLUSTER.joins.setdefault("l2VlanNetwork", Join("L2VlanNetwork", via=_L2_REF))
+
+# What a host realises an L2 network from (a KVM host's bridge: kvm_network.py)
+REALIZED_FIELDS = ("uuid", "type", "physicalInterface", "vlan")

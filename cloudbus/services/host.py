@@ -1,39 +1,54 @@
-"""Host service: add (connect through the hypervisor driver), update, state, reconnect, delete.
+"""Host service: add (connect through the hypervisor driver), update, state, reconnect, delete, ping.
 
 `state` is administrative intent (Enabled, Disabled, PreMaintenance, Maintenance);
 `status` is connectivity (Connecting, Connected, Disconnected). A host that cannot be
 connected when added is removed again and the API fails with HOST.1000.
+
+Every `CLOUDBUS_HOST_PING_INTERVAL` seconds (default 60, ZStack's `host.ping.interval`) each
+node pings the hosts the ring gives it: a Connected host that does not answer goes
+Disconnected and its VMs Unknown; a Disconnected host that answers is reconnected. Each
+(re)connection reads what runs on the host and has the VM service correct its VMs
+(vm_instance/tracer.py); the hypervisor's versions are recorded as system tags.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
-from cloudbus.apis.host import AddSimulatorHost, ChangeHostState, DeleteHost, ReconnectHost, UpdateHost
+from cloudbus.apis.host import AddKVMHost, AddSimulatorHost, ChangeHostState, DeleteHost, ReconnectHost, UpdateHost
 from cloudbus.apis.internal.host import (
     HYPERVISOR_PARALLELISM,
     AllocateHost,
+    ApplyL2Network,
     HypervisorCommand,
     HypervisorCommands,
     ReturnHostCapacity,
     VmCommand,
 )
+from cloudbus.apis.internal.tag import RecordTags
+from cloudbus.apis.internal.vm import SyncHostVms
 from cloudbus.cascade.messages import CascadeStep
 from cloudbus.core import errors
+from cloudbus.core.logging import get_logger
 from cloudbus.core.messages import Event, Reply
+from cloudbus.core.periodic import Periodic
 from cloudbus.core.service import handles
 from cloudbus.core.timeouts import bounded
 from cloudbus.inventory.cluster import CLUSTER
 from cloudbus.inventory.declarations import Inventory
 from cloudbus.inventory.host import HOST
+from cloudbus.inventory.l2_network import L2_NETWORK, REALIZED_FIELDS, l2_network_cluster_ref_table
 from cloudbus.services import host_allocator
 from cloudbus.services.base import ResourceService
 from cloudbus.services.common import changes, load, new_row, set_fields
 from cloudbus.services.hypervisors.base import HostFacts
+
+log = get_logger(__name__)
 
 ADD_HOST = "HOST.1000"
 RECONNECT_HOST = "HOST.1002"
@@ -55,6 +70,47 @@ STATE_MACHINE: dict[tuple[str, str], tuple[str, ...]] = {
 class HostService(ResourceService):
     service_id = "host"
 
+    def __init__(self, node: Any) -> None:
+        super().__init__(node)
+        interval = float(os.environ.get("CLOUDBUS_HOST_PING_INTERVAL") or 60)
+        self.pinger = Periodic(self.ping_hosts, interval, "host ping", now=False)
+
+    async def start(self) -> None:
+        await self.pinger.start()
+
+    async def stop(self) -> None:
+        await self.pinger.stop()
+
+    async def ping_hosts(self) -> None:
+        """One round: ping the Connected and Disconnected hosts this node owns, side by side."""
+        table = HOST.table
+        async with self.db.read() as conn:
+            rows = await conn.execute(select(table.c.uuid).where(table.c.status.in_(("Connected", "Disconnected"))))
+            uuids = [row[0] for row in rows if self.bus.owner(row[0]) in (None, self.bus.node_uuid)]
+        await asyncio.gather(*(self.ping(uuid) for uuid in uuids))
+
+    async def ping(self, uuid: str) -> str:
+        """Ping one host and act on the answer; returns its status afterwards."""
+        async with self.db.read() as conn:
+            host = await HOST.fetch_one(conn, uuid)
+        if host is None:
+            return "Deleted"
+        if host["status"] == "Disconnected":
+            try:
+                return str((await self._connect(uuid))["status"])
+            except errors.CloudBusError:
+                return "Disconnected"
+        try:
+            await self.hypervisor(host, "ping")
+        except errors.CloudBusError as exc:
+            log.warning("host does not answer", host=uuid, error=exc.error.details)
+            async with self.db.tx() as conn:
+                await set_fields(conn, HOST, uuid, status="Disconnected")
+            await self._status_changed(host, "Disconnected")
+            await self.bus.call_ok(SyncHostVms(hostUuid=uuid, states=None))
+            return "Disconnected"
+        return str(host["status"])
+
     async def hypervisor(self, host: dict[str, Any], command: str) -> Any:
         """Run a driver command for `host`, bounded by the node's driver timeout."""
         driver = self.node.hypervisor(host["hypervisorType"])
@@ -64,13 +120,24 @@ class HostService(ResourceService):
 
     @handles(AddSimulatorHost)
     async def add_simulator_host(self, msg: AddSimulatorHost) -> dict[str, Any]:
+        return await self._add(msg, "Simulator", cpuCapacity=msg.cpuCapacity, memoryCapacity=msg.memoryCapacity)
+
+    @handles(AddKVMHost)
+    async def add_kvm_host(self, msg: AddKVMHost) -> dict[str, Any]:
+        uri = msg.libvirtUri or f"qemu+ssh://{msg.username}@{msg.managementIp}:{msg.sshPort}/system"
+        return await self._add(
+            msg, "KVM", username=msg.username, password=msg.password, sshPort=msg.sshPort, libvirtUri=uri
+        )
+
+    async def _add(self, msg: AddSimulatorHost | AddKVMHost, hypervisor: str, **fields: Any) -> dict[str, Any]:
+        """Insert the host Connecting, connect it; a host that cannot be connected is removed again."""
         uuid = msg.new_resource_uuid()
         async with self.db.tx() as conn:
             cluster = await load(conn, CLUSTER, msg.clusterUuid)
-            if cluster["hypervisorType"] != "Simulator":
+            if cluster["hypervisorType"] != hypervisor:
                 raise errors.invalid_argument(
                     f"cluster[uuid:{msg.clusterUuid}] has hypervisorType[{cluster['hypervisorType']}], "
-                    "a simulator host can only be added to a cluster of hypervisorType[Simulator]"
+                    f"a {hypervisor} host can only be added to a cluster of hypervisorType[{hypervisor}]"
                 )
             await self._check_ip_free(conn, msg.managementIp)
             row = new_row(
@@ -80,15 +147,14 @@ class HostService(ResourceService):
                 zoneUuid=cluster["zoneUuid"],
                 clusterUuid=msg.clusterUuid,
                 managementIp=msg.managementIp,
-                hypervisorType="Simulator",
+                hypervisorType=hypervisor,
                 state="Enabled",
                 status="Connecting",
                 totalCpuCapacity=0,
                 availableCpuCapacity=0,
                 totalMemoryCapacity=0,
                 availableMemoryCapacity=0,
-                cpuCapacity=msg.cpuCapacity,
-                memoryCapacity=msg.memoryCapacity,
+                **fields,
             )
             try:
                 await conn.execute(insert(HOST.table).values(row))
@@ -129,8 +195,30 @@ class HostService(ResourceService):
             host = await load(conn, HOST, uuid)
             await set_fields(conn, HOST, uuid, status="Connected", **_capacity(host, facts))
             connected = await load(conn, HOST, uuid)
+        if facts.systemTags:
+            tags = RecordTags(resourceUuid=uuid, resourceType="HostVO", systemTags=list(facts.systemTags))
+            await self.bus.call_ok(tags)
+        try:  # before the event: whoever hears "Connected" sees the VMs as they are
+            await self._sync_vms(host)
+        except errors.CloudBusError as exc:
+            log.warning("vm states of a connected host not re-read", host=uuid, error=exc.error.details)
         await self._status_changed(connected, "Connected")
         return connected
+
+    async def _sync_vms(self, host: dict[str, Any]) -> None:
+        """Have the VM service correct the host's VMs from what its hypervisor runs."""
+        driver = self.node.hypervisor(host["hypervisorType"])
+        if not hasattr(driver, "vm_states"):
+            return  # the simulator keeps no state apart from the database
+        states = await bounded(driver.vm_states(host), self.node.driver_timeout, "reading a host's domains")
+        reply = await self.bus.call_ok(SyncHostVms(hostUuid=host["uuid"], states=states))
+        if reply.get("unknownDomains"):
+            await self.bus.publish(
+                Event(
+                    name="host.unknown.vms",
+                    data={"hostUuid": host["uuid"], "domains": reply.get("unknownDomains")},
+                )
+            )
 
     async def _status_changed(self, host: dict[str, Any], status: str) -> None:
         await self.bus.publish(
@@ -164,9 +252,12 @@ class HostService(ResourceService):
 
     @handles(HypervisorCommand, chain=False)
     async def hypervisor_command(self, msg: HypervisorCommand) -> Reply:
+        args = dict(msg.args)
         async with self.db.read() as conn:
             host = await load(conn, HOST, msg.hostUuid)
-        return Reply(result=await self._vm_command(host, msg.command, msg.vmInstanceUuid, msg.args))
+            if args.get("destHostUuid"):  # a migration: the driver needs to reach the destination
+                args["destHost"] = await load(conn, HOST, args["destHostUuid"])
+        return Reply(result=await self._vm_command(host, msg.command, msg.vmInstanceUuid, args))
 
     @handles(HypervisorCommands, chain=False)
     async def hypervisor_commands(self, msg: HypervisorCommands) -> Reply:
@@ -193,6 +284,45 @@ class HostService(ResourceService):
         driver = self.node.hypervisor(host["hypervisorType"])
         what = f"hypervisor command[{command}] of vm[uuid:{vm_uuid}] on host[uuid:{host['uuid']}]"
         return await bounded(driver.vm_command(command, host, vm_uuid, args), self.node.driver_timeout, what)
+
+    @handles(ApplyL2Network, chain=False)
+    async def apply_l2_network(self, msg: ApplyL2Network) -> Reply:
+        table = HOST.table
+        async with self.db.read() as conn:
+            rows = await conn.execute(
+                select(table.c.uuid).where(table.c.clusterUuid.in_(msg.clusterUuids), table.c.status == "Connected")
+            )
+            hosts = await HOST.fetch(conn, [row[0] for row in rows])
+        failed: dict[str, Any] = {}
+        for host in hosts:
+            try:
+                await self._apply_l2(host, msg.l2Network, realize=msg.realize)
+            except errors.CloudBusError as exc:
+                failed[host["uuid"]] = exc.error.to_json()
+        return Reply(failed=failed)
+
+    async def _apply_l2(self, host: dict[str, Any], l2: dict[str, Any], *, realize: bool) -> None:
+        driver = self.node.hypervisor(host["hypervisorType"])
+        method = getattr(driver, "realize_l2" if realize else "unrealize_l2", None)
+        if method is not None:  # the simulator has no host networking
+            what = f"{'realizing' if realize else 'removing'} l2Network[uuid:{l2['uuid']}] on host[uuid:{host['uuid']}]"
+            await bounded(method(host, l2), self.node.driver_timeout, what)
+
+    async def _unrealize_attached_l2(self, host: dict[str, Any]) -> None:
+        """A host leaving the cloud takes down the bridges of the L2s attached to its cluster."""
+        l2, ref = L2_NETWORK.table, l2_network_cluster_ref_table
+        async with self.db.read() as conn:
+            rows = await conn.execute(
+                select(*(l2.c[k] for k in REALIZED_FIELDS))
+                .select_from(l2.join(ref, ref.c.l2NetworkUuid == l2.c.uuid))
+                .where(ref.c.clusterUuid == host["clusterUuid"])
+            )
+            networks = [dict(row) for row in rows.mappings()]
+        for network in networks:
+            try:
+                await self._apply_l2(host, network, realize=False)
+            except errors.CloudBusError as exc:
+                log.warning("bridge left on a deleted host", host=host["uuid"], error=exc.error.details)
 
     @handles(UpdateHost)
     async def update(self, msg: UpdateHost) -> dict[str, Any]:
@@ -236,6 +366,8 @@ class HostService(ResourceService):
 
     async def on_delete(self, inv: Inventory, step: CascadeStep, *, force: bool) -> None:
         for host in await self.fetch(inv, step.uuids):
+            if host["status"] == "Connected":
+                await self._unrealize_attached_l2(host)
             try:
                 await self.hypervisor(host, "delete")
             except errors.CloudBusError:

@@ -1,5 +1,9 @@
 """L2 network service (`network.l2`): no-vlan and vlan networks, attaching them to clusters.
 
+Attaching realises the L2 on the cluster's hosts (a KVM host makes its bridge, through the
+host service's ApplyL2Network); a host that cannot undoes the attachment, which fails with
+L2.1000 naming the host's error. Detaching and deleting take the bridges down again.
+
 DetachL2NetworkFromCluster removes the attachment, then runs the `detach` cascade with
 `{"clusterUuid": ...}` so that the VM service detaches the nics of that cluster's VMs on
 this L2's L3 networks (ZStack's `l2Network.detach`); if the cascade cannot even start,
@@ -13,6 +17,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from cloudbus.apis.internal.host import ApplyL2Network
 from cloudbus.apis.l2_network import (
     ATTACH_L2_NETWORK,
     AttachL2NetworkToCluster,
@@ -23,13 +28,18 @@ from cloudbus.apis.l2_network import (
     UpdateL2Network,
 )
 from cloudbus.cascade.engine import cascade_detach
+from cloudbus.cascade.messages import CascadeStep
 from cloudbus.core import errors
+from cloudbus.core.logging import get_logger
 from cloudbus.core.service import handles
 from cloudbus.inventory.cluster import CLUSTER
-from cloudbus.inventory.l2_network import L2_NETWORK, l2_network_cluster_ref_table
+from cloudbus.inventory.declarations import Inventory
+from cloudbus.inventory.l2_network import L2_NETWORK, REALIZED_FIELDS, l2_network_cluster_ref_table
 from cloudbus.inventory.zone import ZONE
 from cloudbus.services.base import ResourceService
 from cloudbus.services.common import changes, load, new_row, set_fields
+
+log = get_logger(__name__)
 
 
 class L2NetworkService(ResourceService):
@@ -123,7 +133,23 @@ class L2NetworkService(ResourceService):
                     f"Failed to attach l2Network[uuid:{l2['uuid']}]",
                 )
             await conn.execute(insert(ref).values(l2NetworkUuid=msg.l2NetworkUuid, clusterUuid=msg.clusterUuid))
-            return await load(conn, L2_NETWORK, msg.l2NetworkUuid)
+            l2 = await load(conn, L2_NETWORK, msg.l2NetworkUuid)
+        reply = await self.bus.call_ok(ApplyL2Network(clusterUuids=[msg.clusterUuid], l2Network=_realized(l2)))
+        if reply.get("failed"):
+            host, error = next(iter(reply.get("failed").items()))
+            await self.bus.call_ok(
+                ApplyL2Network(clusterUuids=[msg.clusterUuid], l2Network=_realized(l2), realize=False)
+            )
+            async with self.db.tx() as conn:
+                await conn.execute(
+                    delete(ref).where(ref.c.l2NetworkUuid == msg.l2NetworkUuid, ref.c.clusterUuid == msg.clusterUuid)
+                )
+            raise errors.fail(
+                ATTACH_L2_NETWORK,
+                f"host[uuid:{host}] of cluster[uuid:{msg.clusterUuid}] cannot realize l2Network[uuid:{l2['uuid']}]",
+                errors.ErrorCode.model_validate(error),
+            )
+        return l2
 
     @handles(DetachL2NetworkFromCluster)
     async def detach(self, msg: DetachL2NetworkFromCluster) -> dict[str, Any]:
@@ -144,7 +170,29 @@ class L2NetworkService(ResourceService):
                 exc.error,
             ) from None
         async with self.db.read() as conn:
-            return await load(conn, L2_NETWORK, msg.l2NetworkUuid)
+            l2 = await load(conn, L2_NETWORK, msg.l2NetworkUuid)
+        await self._unrealize(l2, [msg.clusterUuid])
+        return l2
+
+    async def on_delete(self, inv: Inventory, step: CascadeStep, *, force: bool) -> None:
+        ref = l2_network_cluster_ref_table
+        for l2 in await self.fetch(inv, step.uuids):
+            async with self.db.read() as conn:
+                rows = await conn.execute(select(ref.c.clusterUuid).where(ref.c.l2NetworkUuid == l2["uuid"]))
+                clusters = [row[0] for row in rows]
+            if clusters:
+                await self._unrealize(l2, clusters)
+        await super().on_delete(inv, step, force=force)
+
+    async def _unrealize(self, l2: dict[str, Any], clusters: list[str]) -> None:
+        """Take the L2's bridges down; a host that cannot is logged, the L2 goes anyway."""
+        reply = await self.bus.call_ok(ApplyL2Network(clusterUuids=clusters, l2Network=_realized(l2), realize=False))
+        for host, error in (reply.get("failed") or {}).items():
+            log.warning("l2 network left realized on a host", l2=l2["uuid"], host=host, error=error)
+
+
+def _realized(l2: dict[str, Any]) -> dict[str, Any]:
+    return {k: l2[k] for k in REALIZED_FIELDS}
 
 
 def _duplicate_vlan(msg: CreateL2NoVlanNetwork, vlan: int | None) -> errors.CloudBusError:

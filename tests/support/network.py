@@ -26,9 +26,10 @@ async def build_network(
     gateway: str = "192.168.100.1",
     dns: str | None = "8.8.8.8",
     services: tuple[str, ...] = ("DHCP", "DNS", "SNAT"),
+    interface: str = "eth0",
 ) -> dict[str, Any]:
     """L2 (+ attach to `cluster_uuids`) -> L3 -> range -> dns -> services; returns them by kind."""
-    common = {"name": f"{name}-l2", "zoneUuid": zone_uuid, "physicalInterface": "eth0"}
+    common = {"name": f"{name}-l2", "zoneUuid": zone_uuid, "physicalInterface": interface}
     if vlan is None:
         l2 = await cloud.ok("CreateL2NoVlanNetwork", **common)
     else:

@@ -95,3 +95,14 @@ class HypervisorCommands(_Host, Message):
     hostUuid: str
     command: str
     vms: list[VmCommand] = Field(default_factory=list)
+
+
+class ApplyL2Network(_Host, Message):
+    """Realise (`realize=True`) or remove an L2 network on the Connected hosts of `clusterUuids`
+    whose hypervisor needs it (KVM: a Linux bridge), e.g. when it is attached to or detached
+    from a cluster. Reply: `failed`, the error of each host that failed (`{hostUuid: ErrorCode}`).
+    """
+
+    clusterUuids: list[str]
+    l2Network: dict[str, Any]
+    realize: bool = True

@@ -1,6 +1,6 @@
 """The hypervisor driver interface: what a host service asks of a hypervisor.
 
-Implemented by the simulator now; KVM (libvirt) and OpenStack later. Every method may
+Implemented by the simulator and KVM (libvirt); OpenStack later. Every method may
 raise `CloudBusError`; the host service wraps it in the API's own error code.
 """
 
@@ -18,6 +18,7 @@ UNSUPPORTED = errors.register("SYS.1014", "The resource lacks the capability or 
 VM_COMMANDS = frozenset(
     {
         "startVm",
+        "consoleAddress",
         "stopVm",
         "rebootVm",
         "pauseVm",
@@ -41,6 +42,7 @@ class HostFacts:
     cpuSockets: int = 1
     cpuNum: int = 1
     architecture: str = "x86_64"
+    systemTags: tuple[str, ...] = ()  # what the host runs (`libvirt::version::9.0.0`), recorded on the host
 
 
 class HypervisorDriver(abc.ABC):

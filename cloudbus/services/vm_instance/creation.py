@@ -28,6 +28,7 @@ from cloudbus import inventory
 from cloudbus.core.db import Database
 from cloudbus.core.ids import new_uuid
 from cloudbus.core.workflow import FlowChain, Step
+from cloudbus.inventory.l2_network import REALIZED_FIELDS
 from cloudbus.services.vm_instance import store
 from cloudbus.services.vm_instance.calls import Calls
 
@@ -55,6 +56,7 @@ class Instantiation:
     stop_after: bool = False  # CreateStopped: start, then cold-stop
     placement: Placement = field(default_factory=Placement)
     image_size: int = 0
+    image_path: str | None = None  # the image's installPath on the selected backup storage
     disk_sizes: list[tuple[str, int]] = field(default_factory=list)
     ps_uuid: str | None = None
     reservation_open: bool = False  # False once settled, or never made
@@ -87,6 +89,7 @@ class Instantiation:
     async def select_backup_storage(self, _: dict[str, Any]) -> None:
         reply = await self.calls.select_backup_storage(self.vm["imageUuid"], self.hints.get("zoneUuid"))
         self.image_size = int(reply.get("size") or 0)
+        self.image_path = reply.get("installPath")
         self.disk_sizes = await _disk_sizes(self.db, store.pending_disks(self.vm))
 
     def disk_size(self) -> int:
@@ -136,6 +139,7 @@ class Instantiation:
                 "name": f"ROOT-for-{vm['name']}",
                 "size": self.image_size,
                 "rootImageUuid": vm["imageUuid"],
+                "imageInstallPath": self.image_path,
             }
         ]
         for device, (offering, size) in enumerate(self.disk_sizes, start=1):
@@ -196,12 +200,24 @@ class Instantiation:
         await self.calls.hypervisor(str(self.placement.hostUuid), "stopVm", self.vm["uuid"], type="cold")
 
     async def spec(self) -> dict[str, Any]:
-        """What the hypervisor is told to start: sizes, nics, volumes."""
+        """What the hypervisor is told to start: sizes, volumes (their files), nics (their L2s)."""
+        volumes = self.volumes or await _attached_volumes(self.db, self.vm["uuid"])
+        l2s = await _l2_networks(self.db, [n["l3NetworkUuid"] for n in self.nics])
         return {
             "cpuNum": self.vm["cpuNum"],
             "memorySize": self.vm["memorySize"],
-            "nics": [{"uuid": n["uuid"], "mac": n["mac"], "ip": n["ip"], "deviceId": n["deviceId"]} for n in self.nics],
-            "volumeUuids": [v["uuid"] for v in self.volumes] or [self.vm.get("rootVolumeUuid")],
+            "nics": [
+                {
+                    "uuid": n["uuid"],
+                    "mac": n["mac"],
+                    "ip": n["ip"],
+                    "deviceId": n["deviceId"],
+                    "l2Network": l2s.get(n["l3NetworkUuid"]),
+                }
+                for n in self.nics
+            ],
+            "volumeUuids": [v["uuid"] for v in volumes] or [self.vm.get("rootVolumeUuid")],
+            "volumes": [{k: v.get(k) for k in VOLUME_SPEC} for v in volumes],
         }
 
     # --- what the VM row becomes ---------------------------------------------------------
@@ -267,6 +283,35 @@ async def root_volume_storage(db: Database, vm: dict[str, Any]) -> tuple[str | N
     if row is None:
         return None, None
     return row[0], (row[1] if host is not None else None)
+
+
+VOLUME_SPEC = ("uuid", "installPath", "format", "deviceId", "type")
+
+
+async def _attached_volumes(db: Database, vm_uuid: str) -> list[dict[str, Any]]:
+    """The VM's volumes a start gives the hypervisor: root and attached data volumes, by device."""
+    table = inventory.get("Volume").table
+    query = (
+        select(*(table.c[k] for k in VOLUME_SPEC))
+        .where(table.c.vmInstanceUuid == vm_uuid, table.c.deviceId.is_not(None))
+        .order_by(table.c.deviceId)
+    )
+    async with db.read() as conn:
+        return [dict(row) for row in (await conn.execute(query)).mappings()]
+
+
+async def _l2_networks(db: Database, l3_uuids: list[str]) -> dict[str, dict[str, Any]]:
+    """l3 uuid -> the L2 it is on (what a host bridges the nic to)."""
+    if not l3_uuids:
+        return {}
+    l3, l2 = inventory.get("L3Network").table, inventory.get("L2Network").table
+    query = (
+        select(l3.c.uuid.label("l3"), *(l2.c[k] for k in REALIZED_FIELDS))
+        .select_from(l3.join(l2, l2.c.uuid == l3.c.l2NetworkUuid))
+        .where(l3.c.uuid.in_(set(l3_uuids)))
+    )
+    async with db.read() as conn:
+        return {row["l3"]: {k: row[k] for k in REALIZED_FIELDS} for row in (await conn.execute(query)).mappings()}
 
 
 def planned_volumes(vm: dict[str, Any]) -> list[str]:

@@ -242,6 +242,16 @@ class Lifecycle:
         await self.calls.return_host(vm, host)
         await journal.close()
 
+    async def console_address(self, uuid: str) -> dict[str, Any]:
+        vm = await store.get_vm(self.db, uuid)
+        if vm["state"] not in ("Running", "Paused") or not vm["hostUuid"]:
+            raise errors.operation_error(f"vm[uuid:{uuid}] is {vm['state']}: only a running vm has a console")
+        reply = await self.calls.hypervisor(vm["hostUuid"], "consoleAddress", uuid)
+        result = dict(reply.get("result") or {})
+        if not result.get("port"):
+            raise errors.operation_error(f"the hypervisor of vm[uuid:{uuid}] gives it no console")
+        return {k: result.get(k) for k in ("hostIp", "port", "protocol")}
+
     async def transit(self, uuid: str, operation: str, via: str, to: str, command: str) -> dict[str, Any]:
         """Operations that keep the host: state `via` while the hypervisor runs `command`, then `to`."""
         vm = await store.get_vm(self.db, uuid)

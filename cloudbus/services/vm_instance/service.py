@@ -2,7 +2,8 @@
 
 The work lives in the modules next to this one: `lifecycle` (create, start, stop ...),
 `teardown` (destroy, recover, expunge), `nics` (attach/detach L3), `cascade` (effects
-of deleting/detaching parents), `states` (the state table), `creation` (the FlowChain).
+of deleting/detaching parents), `states` (the state table), `creation` (the FlowChain), `tracer` (states
+re-read from a host).
 Messages about one VM run in its chain queue (`vmInstance-<uuid>`); creations each get
 their own queue, so parallel creations never wait on one another.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from cloudbus.apis.internal.vm import SyncHostVms, TraceVmState
 from cloudbus.apis.vm_instance import (
     AttachL3NetworkToVm,
     ChangeInstanceOffering,
@@ -18,6 +20,7 @@ from cloudbus.apis.vm_instance import (
     DestroyVmInstance,
     DetachL3NetworkFromVm,
     ExpungeVmInstance,
+    GetVmConsoleAddress,
     GetVmMigrationCandidateHosts,
     MigrateVm,
     PauseVmInstance,
@@ -39,6 +42,7 @@ from cloudbus.services.vm_instance.lifecycle import Lifecycle
 from cloudbus.services.vm_instance.nics import Nics
 from cloudbus.services.vm_instance.recovery import Recovery
 from cloudbus.services.vm_instance.teardown import Teardown
+from cloudbus.services.vm_instance.tracer import Tracer
 from cloudbus.services.vm_instance.updates import Updates
 
 
@@ -54,6 +58,7 @@ class VmInstanceService(ResourceService):
         self.updates = Updates(node.db, self.calls, self.lifecycle)
         self.effects = CascadeEffects(self)
         self.recovery = Recovery(node.db, self.calls)
+        self.tracer = Tracer(node.db, self.calls, node.bus)
 
     recoverers = {"vm.op": "recover_vm"}
 
@@ -63,6 +68,14 @@ class VmInstanceService(ResourceService):
     @handles(CreateVmInstance, record_late=True)
     async def create(self, msg: CreateVmInstance) -> dict[str, Any]:
         return await self.lifecycle.create(msg, self.chains)
+
+    @handles(SyncHostVms, chain=False)
+    async def sync_host_vms(self, msg: SyncHostVms) -> Reply:
+        return Reply(**await self.tracer.sync(msg))
+
+    @handles(TraceVmState)
+    async def trace_vm_state(self, msg: TraceVmState) -> Reply:
+        return Reply(**await self.tracer.trace(msg))
 
     @handles(StartVmInstance)
     async def start_vm(self, msg: StartVmInstance) -> dict[str, Any]:
@@ -104,6 +117,10 @@ class VmInstanceService(ResourceService):
     @handles(GetVmMigrationCandidateHosts, chain=False)
     async def migration_candidates(self, msg: GetVmMigrationCandidateHosts) -> list[dict[str, Any]]:
         return await self.lifecycle.candidates(msg.vmInstanceUuid)
+
+    @handles(GetVmConsoleAddress, chain=False)
+    async def console_address(self, msg: GetVmConsoleAddress) -> Reply:
+        return Reply(**await self.lifecycle.console_address(msg.uuid))
 
     @handles(ChangeInstanceOffering)
     async def change_offering(self, msg: ChangeInstanceOffering) -> dict[str, Any]:

@@ -1,0 +1,335 @@
+"""KVM hosts on libvirt's test driver (`test:///default`): real libvirt-python, real domains in
+the driver's in-process hypervisor, real qcow2 files (SharedMountPoint + LocalDir storage).
+
+What each test asserts is what a user sees (inventories, errors, nothing changed after a
+failure) and what libvirt and qemu-img say (the domain's state and XML, the files).
+The same flows against a real libvirtd with QEMU are in test_kvm_system.py.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cloudbus.core.logging import configure
+from cloudbus.core.messages import Event
+from cloudbus.testing import Cloud
+from tests.support.kvm_env import MiB, create_vm, exists, info, kvm_env
+
+libvirt = pytest.importorskip("libvirt", reason="the KVM tests need pip install -e '.[kvm]'")
+if os.environ.get("CI") == "true":
+    assert libvirt is not None  # CI installs the kvm extra: never skipped there
+
+URI = "test:///default"
+
+
+@pytest.fixture
+def conn() -> Any:
+    c = libvirt.open(URI)
+    yield c
+    c.close()
+
+
+def domain(conn: Any, uuid: str) -> Any:
+    try:
+        return conn.lookupByName(uuid)
+    except libvirt.libvirtError:
+        return None
+
+
+def state(conn: Any, uuid: str) -> int | None:
+    dom = domain(conn, uuid)
+    return None if dom is None else dom.state()[0]
+
+
+def disks(conn: Any, uuid: str) -> dict[str, str]:
+    """target dev -> file of the domain's disks (its live XML)."""
+    root = ET.fromstring(domain(conn, uuid).XMLDesc(0))
+    return {d.find("target").get("dev"): d.find("source").get("file") for d in root.findall("./devices/disk")}
+
+
+async def volume(cloud: Cloud, uuid: str) -> dict[str, Any]:
+    (found,) = await cloud.query("QueryVolume", ("uuid", "=", uuid))
+    return found
+
+
+async def vm_of(cloud: Cloud, uuid: str) -> dict[str, Any]:
+    (found,) = await cloud.query("QueryVmInstance", ("uuid", "=", uuid))
+    return found
+
+
+async def host_of(cloud: Cloud, uuid: str) -> dict[str, Any]:
+    (found,) = await cloud.query("QueryHost", ("uuid", "=", uuid))
+    return found
+
+
+# --- hosts ---------------------------------------------------------------------------------
+
+
+async def test_add_kvm_host_reads_the_host_from_libvirt(cloud: Cloud, conn: Any) -> None:
+    stream = io.StringIO()
+    configure(json=True, level="DEBUG", stream=stream)
+    events: list[dict[str, Any]] = []
+
+    async def heard(event: Event) -> None:
+        events.append(event.data)
+
+    subscription = await cloud.node.bus.subscribe("api.#", heard)
+    try:
+        zone = await cloud.ok("CreateZone", name="z")
+        cluster = await cloud.ok("CreateCluster", name="c", zoneUuid=zone["uuid"], hypervisorType="KVM")
+        reply = await cloud.api(
+            "AddKVMHost",
+            name="h",
+            managementIp="10.0.0.5",
+            clusterUuid=cluster["uuid"],
+            username="root",
+            password="s3cret-kvm-pw",
+            libvirtUri=URI,
+        )
+    finally:
+        configure()
+        await subscription.cancel()
+    assert reply.success, reply.to_json()
+    host = reply.inventory
+    _model, memory_mib, cpus, *_ = conn.getInfo()
+    assert host["status"] == "Connected" and host["hypervisorType"] == "KVM"
+    assert host["totalCpuCapacity"] == host["availableCpuCapacity"] == cpus
+    assert host["totalMemoryCapacity"] == memory_mib * MiB
+    assert host["libvirtUri"] == URI and host["username"] == "root" and host["sshPort"] == 22
+    assert "password" not in host
+    tags = {t["tag"] for t in await cloud.query("QuerySystemTag", ("resourceUuid", "=", host["uuid"]))}
+    version = conn.getLibVersion()
+    assert f"libvirt::version::{version // 1000000}.{version // 1000 % 1000}.{version % 1000}" in tags
+    assert any(t.startswith("qemu-img::version::") for t in tags)
+    for where in (stream.getvalue(), json.dumps(reply.to_json()), json.dumps(events)):
+        assert "s3cret-kvm-pw" not in where
+    (queried,) = await cloud.query("QueryHost", ("uuid", "=", host["uuid"]))
+    assert "password" not in queried
+
+
+async def test_default_libvirt_uri_is_qemu_over_ssh(cloud: Cloud) -> None:
+    zone = await cloud.ok("CreateZone", name="z")
+    cluster = await cloud.ok("CreateCluster", name="c", zoneUuid=zone["uuid"], hypervisorType="KVM")
+    before = await cloud.snapshot()
+    # nothing answers ssh on a TEST-NET address: the connection fails, the host is not added
+    error = await cloud.error(
+        "AddKVMHost",
+        name="h",
+        managementIp="192.0.2.1",
+        clusterUuid=cluster["uuid"],
+        username="admin",
+        password="pw",
+        sshPort=2222,
+    )
+    assert error.code == "HOST.1000"
+    assert error.cause.code == "HOST.1003"
+    assert "qemu+ssh://admin@192.0.2.1:2222/system" in error.cause.details
+    assert await cloud.snapshot() == before
+
+
+async def test_unreachable_libvirt_fails_with_its_error_and_leaves_nothing(cloud: Cloud) -> None:
+    zone = await cloud.ok("CreateZone", name="z")
+    cluster = await cloud.ok("CreateCluster", name="c", zoneUuid=zone["uuid"], hypervisorType="KVM")
+    before = await cloud.snapshot()
+    error = await cloud.error(
+        "AddKVMHost",
+        name="h",
+        managementIp="127.0.0.1",
+        clusterUuid=cluster["uuid"],
+        username="root",
+        password="pw",
+        libvirtUri="qemu+tcp://127.0.0.1:1/system",
+    )
+    assert error.code == "HOST.1000" and error.cause.code == "HOST.1003"
+    assert "qemu+tcp://127.0.0.1:1/system" in error.cause.details
+    assert "Connection refused" in error.cause.details or "connect" in error.cause.details.lower()
+    assert await cloud.snapshot() == before
+
+
+async def test_without_libvirt_python_the_error_says_what_to_install(
+    cloud: Cloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    zone = await cloud.ok("CreateZone", name="z")
+    cluster = await cloud.ok("CreateCluster", name="c", zoneUuid=zone["uuid"], hypervisorType="KVM")
+    before = await cloud.snapshot()
+    monkeypatch.setitem(sys.modules, "libvirt", None)  # `import libvirt` raises ImportError
+    error = await cloud.error(
+        "AddKVMHost", name="h", managementIp="10.0.0.9", clusterUuid=cluster["uuid"], username="u", password="p"
+    )
+    assert error.code == "HOST.1000" and error.cause.code == "HOST.1006"
+    assert "pip install 'cloudbus[kvm]'" in error.cause.details
+    assert await cloud.snapshot() == before
+
+
+async def test_kvm_host_only_in_a_kvm_cluster(cloud: Cloud) -> None:
+    zone = await cloud.ok("CreateZone", name="z")
+    cluster = await cloud.ok("CreateCluster", name="c", zoneUuid=zone["uuid"], hypervisorType="Simulator")
+    before = await cloud.snapshot()
+    error = await cloud.error(
+        "AddKVMHost",
+        name="h",
+        managementIp="10.0.0.9",
+        clusterUuid=cluster["uuid"],
+        username="u",
+        password="p",
+        libvirtUri=URI,
+    )
+    assert error.code == "SYS.1007" and "hypervisorType[KVM]" in error.details
+    assert await cloud.snapshot() == before
+
+
+# --- VMs ---------------------------------------------------------------------------------------
+
+
+async def test_vm_lifecycle_is_a_libvirt_domain(cloud: Cloud, conn: Any, tmp_path: Path) -> None:
+    env = await kvm_env(cloud, tmp_path)
+    vm = await create_vm(cloud, env)
+    assert vm["state"] == "Running" and vm["hostUuid"] == env["host"]["uuid"]
+    assert state(conn, vm["uuid"]) == libvirt.VIR_DOMAIN_RUNNING
+
+    root = await volume(cloud, vm["rootVolumeUuid"])
+    xml = ET.fromstring(domain(conn, vm["uuid"]).XMLDesc(0))
+    assert xml.findtext("vcpu") == "1" and int(xml.findtext("memory")) == 64 * 1024
+    assert disks(conn, vm["uuid"]) == {"vda": root["installPath"]}
+    (nic,) = vm["vmNics"]
+    iface = xml.find("./devices/interface")
+    assert iface.find("mac").get("address") == nic["mac"]
+    assert iface.find("source").get("bridge") == "br_eth0"
+    found = info(root["installPath"])
+    assert found["format"] == "qcow2" and found["virtual-size"] == env["image"]["size"]
+    assert Path(found["full-backing-filename"]).parent.name == "imagecache"
+
+    for api, expected_vm, expected_domain in (
+        ("PauseVmInstance", "Paused", libvirt.VIR_DOMAIN_PAUSED),
+        ("ResumeVmInstance", "Running", libvirt.VIR_DOMAIN_RUNNING),
+        ("RebootVmInstance", "Running", libvirt.VIR_DOMAIN_RUNNING),
+    ):
+        assert (await cloud.ok(api, uuid=vm["uuid"]))["state"] == expected_vm
+        assert state(conn, vm["uuid"]) == expected_domain
+
+    host_before = await host_of(cloud, env["host"]["uuid"])
+    assert (await cloud.ok("StopVmInstance", uuid=vm["uuid"]))["state"] == "Stopped"
+    assert domain(conn, vm["uuid"]) is None  # a stopped VM has no domain: the next start defines it anew
+    host_stopped = await host_of(cloud, env["host"]["uuid"])
+    assert host_stopped["availableCpuCapacity"] == host_before["availableCpuCapacity"] + 1
+    assert (await cloud.ok("StartVmInstance", uuid=vm["uuid"]))["state"] == "Running"
+    assert state(conn, vm["uuid"]) == libvirt.VIR_DOMAIN_RUNNING
+
+    await cloud.ok("DestroyVmInstance", uuid=vm["uuid"])
+    assert domain(conn, vm["uuid"]) is None
+    assert exists(root["installPath"])  # Destroyed can be recovered: the disk stays
+    await cloud.ok("ExpungeVmInstance", uuid=vm["uuid"])
+    assert not exists(root["installPath"])
+
+
+async def test_data_volume_attached_and_detached(cloud: Cloud, conn: Any, tmp_path: Path) -> None:
+    env = await kvm_env(cloud, tmp_path)
+    vm = await create_vm(cloud, env)
+    data = await cloud.ok("CreateDataVolume", name="d", diskOfferingUuid=env["disk"]["uuid"])
+    attached = await cloud.ok("AttachDataVolumeToVm", vmInstanceUuid=vm["uuid"], volumeUuid=data["uuid"])
+    data = await volume(cloud, data["uuid"])
+    assert info(data["installPath"])["virtual-size"] == 32 * MiB
+    # the test driver has no hotplug: the driver changes the domain's definition instead
+    defined = ET.fromstring(domain(conn, vm["uuid"]).XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+    assert data["installPath"] in [d.get("file") for d in defined.findall("./devices/disk/source")]
+    assert attached["vmInstanceUuid"] == vm["uuid"]
+    # a restart gives the domain every attached volume, root first
+    await cloud.ok("StopVmInstance", uuid=vm["uuid"])
+    await cloud.ok("StartVmInstance", uuid=vm["uuid"])
+    root = await volume(cloud, vm["rootVolumeUuid"])
+    assert disks(conn, vm["uuid"]) == {"vda": root["installPath"], "vdb": data["installPath"]}
+    await cloud.ok("DetachDataVolumeFromVm", uuid=data["uuid"])
+    defined = ET.fromstring(domain(conn, vm["uuid"]).XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+    assert data["installPath"] not in [d.get("file") for d in defined.findall("./devices/disk/source")]
+    await cloud.ok("DeleteDataVolume", uuid=data["uuid"])
+    await cloud.ok("ExpungeDataVolume", uuid=data["uuid"])
+    assert not exists(data["installPath"])
+
+
+async def test_a_start_libvirt_refuses_rolls_everything_back(cloud: Cloud, conn: Any, tmp_path: Path) -> None:
+    env = await kvm_env(cloud, tmp_path)
+    wanted = "ab" * 16
+    # a domain squatting the VM's libvirt uuid under another name: libvirt refuses to define the VM
+    squatter = conn.defineXML(
+        f"<domain type='test'><name>squatter-{wanted[:6]}</name><uuid>{wanted[:8]}-{wanted[8:12]}-"
+        f"{wanted[12:16]}-{wanted[16:20]}-{wanted[20:]}</uuid><memory>65536</memory><vcpu>1</vcpu>"
+        "<os><type arch='x86_64'>hvm</type></os></domain>"
+    )
+    try:
+        before = await cloud.snapshot()
+        files_before = sorted(p for p in (tmp_path / "ps").rglob("*") if p.is_file())
+        error = await cloud.error(
+            "CreateVmInstance",
+            name="vm",
+            resourceUuid=wanted,
+            instanceOfferingUuid=env["offering"]["uuid"],
+            imageUuid=env["image"]["uuid"],
+            l3NetworkUuids=[env["l3"]["uuid"]],
+        )
+        assert error.code == "HOST.1005"  # libvirt's refusal, in libvirt's words
+        assert f"squatter-{wanted[:6]}" in error.details
+        assert domain(conn, wanted) is None
+        assert await cloud.snapshot() == before  # host capacity, storage capacity, IPs: all back
+        files_after = sorted(p for p in (tmp_path / "ps").rglob("*") if p.is_file())
+        assert [p for p in files_after if p not in files_before and "imagecache" not in p.parts] == []
+    finally:
+        squatter.undefine()
+
+
+async def test_reconnect_corrects_vm_states_from_the_host(cloud: Cloud, conn: Any, tmp_path: Path) -> None:
+    env = await kvm_env(cloud, tmp_path)
+    vm = await create_vm(cloud, env)
+    running = await host_of(cloud, env["host"]["uuid"])
+    domain(conn, vm["uuid"]).destroy()  # the VM dies behind cloudbus's back
+    reconnected = await cloud.ok("ReconnectHost", uuid=env["host"]["uuid"])
+    assert reconnected["status"] == "Connected"
+    found = await vm_of(cloud, vm["uuid"])
+    assert found["state"] == "Stopped" and found["hostUuid"] is None
+    assert found["lastHostUuid"] == env["host"]["uuid"]
+    after = await host_of(cloud, env["host"]["uuid"])
+    assert after["availableCpuCapacity"] == running["availableCpuCapacity"] + 1
+    assert after["availableMemoryCapacity"] == running["availableMemoryCapacity"] + 64 * MiB
+    # the test driver's own domain `test` is not cloudbus's: reported, never destroyed
+    assert state(conn, "test") == libvirt.VIR_DOMAIN_RUNNING
+    assert (await cloud.ok("StartVmInstance", uuid=vm["uuid"]))["state"] == "Running"
+    assert state(conn, vm["uuid"]) == libvirt.VIR_DOMAIN_RUNNING
+    await cloud.ok("DestroyVmInstance", uuid=vm["uuid"])
+
+
+async def test_migrate_between_two_hosts_of_one_libvirt(cloud: Cloud, conn: Any, tmp_path: Path) -> None:
+    env = await kvm_env(cloud, tmp_path)
+    other = await cloud.ok(
+        "AddKVMHost",
+        name="h2",
+        managementIp="127.0.0.2",
+        clusterUuid=env["cluster"]["uuid"],
+        username="root",
+        password="pw",
+        libvirtUri=URI,
+    )
+    vm = await create_vm(cloud, env, hostUuid=env["host"]["uuid"])
+    migrated = await cloud.ok("MigrateVm", vmInstanceUuid=vm["uuid"], hostUuid=other["uuid"])
+    assert migrated["hostUuid"] == other["uuid"] and migrated["state"] == "Running"
+    assert state(conn, vm["uuid"]) == libvirt.VIR_DOMAIN_RUNNING
+    await cloud.ok("DestroyVmInstance", uuid=vm["uuid"])
+
+
+async def test_delete_zone_removes_domains_and_files(cloud: Cloud, conn: Any, tmp_path: Path) -> None:
+    env = await kvm_env(cloud, tmp_path)
+    vms = [await create_vm(cloud, env, name=f"vm{i}") for i in range(2)]
+    roots = [(await volume(cloud, vm["rootVolumeUuid"]))["installPath"] for vm in vms]
+    assert all(exists(p) for p in roots)
+    await cloud.ok("DeleteZone", uuid=env["zone"]["uuid"])
+    for vm in vms:
+        assert domain(conn, vm["uuid"]) is None
+    assert not any(exists(p) for p in roots)
+    assert state(conn, "test") == libvirt.VIR_DOMAIN_RUNNING  # not cloudbus's: left alone
+    assert await cloud.query("QueryHost") == []
