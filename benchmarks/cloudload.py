@@ -541,6 +541,7 @@ class _Writer:
         self.dialect = dialect
         self.statements: dict[str, tuple[str, Callable[[Any], tuple[Any, ...]], list[tuple[str, Processor]]]] = {}
         self.processors: dict[str, Processor | None] = {}
+        self._names: dict[str, list[str]] = {}
 
     def _processor(self, type_: Any) -> Processor | None:
         key = repr(type_)
@@ -555,6 +556,7 @@ class _Writer:
             names = list(compiled.positiontup or [])
             converted = [(n, p) for n in names if (p := self._processor(table.c[n].type)) is not None]
             self.statements[table.name] = (str(compiled), itemgetter(*names), converted)
+            self._names[table.name] = names
         return self.statements[table.name]
 
     async def insert(self, conn: AsyncConnection, table: Table, rows: list[dict[str, Any]]) -> None:
@@ -562,6 +564,9 @@ class _Writer:
         if not rows:
             return
         sql, values, converted = self._statement(table)
+        missing = [n for n in self._names[table.name] if n not in rows[0]]  # another type's columns: null
+        for row in rows if missing else ():
+            row.update(dict.fromkeys(missing))
         for name, process in converted:  # a few columns (dates, booleans) need it; most do not
             for row in rows:
                 row[name] = process(row[name])

@@ -327,7 +327,7 @@ def test_completion_of_query_fields_and_joins() -> None:
     assert complete("QueryHost cluster.zone.na") == ["name="]
     assert complete("QueryHost cluster.zone.cluster.host.managementI") == ["managementIp="]
     assert complete("QueryHost nosuchjoin.") == []
-    assert complete("QueryHost fields=uuid,na") == ["name", "managementIp"]
+    assert complete("QueryHost fields=uuid,na") == ["name", "managementIp", "username"]
     assert "uuid" not in complete("QueryHost fields=uuid,")
     assert complete("QueryHost sortBy=totalM") == ["totalMemoryCapacity"]
     assert complete("QueryHost sortDirection=") == ["asc", "desc"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -21,7 +22,8 @@ import pytest
 from cloudbus.core.logging import configure
 from cloudbus.core.messages import Event
 from cloudbus.testing import Cloud
-from tests.support.kvm_env import MiB, create_vm, exists, info, kvm_env
+from tests.support.kvm_env import MiB, exists, files_under, info, kvm_env, qemu_io, sh
+from tests.support.vm_env import create_vm
 
 libvirt = pytest.importorskip("libvirt", reason="the KVM tests need pip install -e '.[kvm]'")
 if os.environ.get("CI") == "true":
@@ -73,6 +75,11 @@ async def host_of(cloud: Cloud, uuid: str) -> dict[str, Any]:
 # --- hosts ---------------------------------------------------------------------------------
 
 
+async def new_cluster(cloud: Cloud, hypervisor: str = "KVM") -> dict[str, Any]:
+    zone = await cloud.ok("CreateZone", name="z")
+    return await cloud.ok("CreateCluster", name="c", zoneUuid=zone["uuid"], hypervisorType=hypervisor)
+
+
 async def test_add_kvm_host_reads_the_host_from_libvirt(cloud: Cloud, conn: Any) -> None:
     stream = io.StringIO()
     configure(json=True, level="DEBUG", stream=stream)
@@ -83,8 +90,7 @@ async def test_add_kvm_host_reads_the_host_from_libvirt(cloud: Cloud, conn: Any)
 
     subscription = await cloud.node.bus.subscribe("api.#", heard)
     try:
-        zone = await cloud.ok("CreateZone", name="z")
-        cluster = await cloud.ok("CreateCluster", name="c", zoneUuid=zone["uuid"], hypervisorType="KVM")
+        cluster = await new_cluster(cloud)
         reply = await cloud.api(
             "AddKVMHost",
             name="h",
@@ -116,8 +122,7 @@ async def test_add_kvm_host_reads_the_host_from_libvirt(cloud: Cloud, conn: Any)
 
 
 async def test_default_libvirt_uri_is_qemu_over_ssh(cloud: Cloud) -> None:
-    zone = await cloud.ok("CreateZone", name="z")
-    cluster = await cloud.ok("CreateCluster", name="c", zoneUuid=zone["uuid"], hypervisorType="KVM")
+    cluster = await new_cluster(cloud)
     before = await cloud.snapshot()
     # nothing answers ssh on a TEST-NET address: the connection fails, the host is not added
     error = await cloud.error(
@@ -136,8 +141,7 @@ async def test_default_libvirt_uri_is_qemu_over_ssh(cloud: Cloud) -> None:
 
 
 async def test_unreachable_libvirt_fails_with_its_error_and_leaves_nothing(cloud: Cloud) -> None:
-    zone = await cloud.ok("CreateZone", name="z")
-    cluster = await cloud.ok("CreateCluster", name="c", zoneUuid=zone["uuid"], hypervisorType="KVM")
+    cluster = await new_cluster(cloud)
     before = await cloud.snapshot()
     error = await cloud.error(
         "AddKVMHost",
@@ -157,8 +161,7 @@ async def test_unreachable_libvirt_fails_with_its_error_and_leaves_nothing(cloud
 async def test_without_libvirt_python_the_error_says_what_to_install(
     cloud: Cloud, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    zone = await cloud.ok("CreateZone", name="z")
-    cluster = await cloud.ok("CreateCluster", name="c", zoneUuid=zone["uuid"], hypervisorType="KVM")
+    cluster = await new_cluster(cloud)
     before = await cloud.snapshot()
     monkeypatch.setitem(sys.modules, "libvirt", None)  # `import libvirt` raises ImportError
     error = await cloud.error(
@@ -170,8 +173,7 @@ async def test_without_libvirt_python_the_error_says_what_to_install(
 
 
 async def test_kvm_host_only_in_a_kvm_cluster(cloud: Cloud) -> None:
-    zone = await cloud.ok("CreateZone", name="z")
-    cluster = await cloud.ok("CreateCluster", name="c", zoneUuid=zone["uuid"], hypervisorType="Simulator")
+    cluster = await new_cluster(cloud, "Simulator")
     before = await cloud.snapshot()
     error = await cloud.error(
         "AddKVMHost",
@@ -327,9 +329,200 @@ async def test_delete_zone_removes_domains_and_files(cloud: Cloud, conn: Any, tm
     vms = [await create_vm(cloud, env, name=f"vm{i}") for i in range(2)]
     roots = [(await volume(cloud, vm["rootVolumeUuid"]))["installPath"] for vm in vms]
     assert all(exists(p) for p in roots)
+    pool = conn.storagePoolLookupByName(env["ps"]["uuid"])  # the storage's pool on the host
+    assert pool.isActive() and pool.autostart()
+    assert ET.fromstring(pool.XMLDesc(0)).findtext("./target/path") == env["ps"]["url"]
     await cloud.ok("DeleteZone", uuid=env["zone"]["uuid"])
+    assert env["ps"]["uuid"] not in conn.listStoragePools() + conn.listDefinedStoragePools()
     for vm in vms:
         assert domain(conn, vm["uuid"]) is None
     assert not any(exists(p) for p in roots)
     assert state(conn, "test") == libvirt.VIR_DOMAIN_RUNNING  # not cloudbus's: left alone
     assert await cloud.query("QueryHost") == []
+
+
+# --- snapshots: external (the default of SharedMountPoint) and internal -----------------------
+
+
+def marker(path: str, pattern: int) -> bool:
+    """Whether the first 64 KiB of the volume file read as `pattern`."""
+    return qemu_io(path, f"read -P {pattern:#x} 0 64k").returncode == 0
+
+
+def write(path: str, pattern: int) -> None:
+    assert qemu_io(path, f"write -P {pattern:#x} 0 64k").returncode == 0
+
+
+async def test_external_snapshots_of_a_running_vm(cloud: Cloud, conn: Any, tmp_path: Path) -> None:
+    env = await kvm_env(cloud, tmp_path)
+    vm = await create_vm(cloud, env)
+    root = await volume(cloud, vm["rootVolumeUuid"])
+    first = root["installPath"]
+    write(first, 0xAB)
+    snap = await cloud.ok("CreateVolumeSnapshot", volumeUuid=root["uuid"], name="s1")
+    assert snap["snapshotType"] == "external" and snap["primaryStorageInstallPath"] == first
+    root = await volume(cloud, root["uuid"])
+    current = root["installPath"]
+    assert current != first and Path(current).parent.name == root["uuid"]
+    assert info(current)["backing-filename"] == first  # the old file is frozen under the new one
+    defined = ET.fromstring(domain(conn, vm["uuid"]).XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+    assert [d.get("file") for d in defined.findall("./devices/disk/source")] == [current]
+    write(current, 0xCD)
+
+    error = await cloud.error("RevertVolumeFromSnapshot", uuid=snap["uuid"])  # the VM runs
+    assert error.code == "SYS.1006"
+    await cloud.ok("StopVmInstance", uuid=vm["uuid"])
+    reverted = await cloud.ok("RevertVolumeFromSnapshot", uuid=snap["uuid"])
+    assert info(reverted["installPath"])["backing-filename"] == first
+    assert marker(reverted["installPath"], 0xAB)
+    assert not exists(current)  # what was written after the snapshot is gone with the revert
+
+    # a second snapshot on top, then delete the first: its subtree goes, the data stays
+    second = await cloud.ok("CreateVolumeSnapshot", volumeUuid=root["uuid"], name="s2")
+    assert second["parentUuid"] == snap["uuid"] and second["distance"] == 1
+    root = await volume(cloud, root["uuid"])
+    await cloud.ok("DeleteVolumeSnapshot", uuid=snap["uuid"])
+    assert await cloud.query("QueryVolumeSnapshot", ("volumeUuid", "=", root["uuid"])) == []
+    found = info(root["installPath"])
+    assert Path(found["backing-filename"]).parent.name == "imagecache"  # rebased down to the image
+    assert marker(root["installPath"], 0xAB)
+    assert not exists(first) and not exists(second["primaryStorageInstallPath"])
+    assert (await cloud.ok("StartVmInstance", uuid=vm["uuid"]))["state"] == "Running"
+    assert disks(conn, vm["uuid"]) == {"vda": root["installPath"]}
+    await cloud.ok("DestroyVmInstance", uuid=vm["uuid"])
+    await cloud.ok("ExpungeVmInstance", uuid=vm["uuid"])
+    assert not exists(root["installPath"]) and not exists(Path(root["installPath"]).parent)
+
+
+async def test_internal_snapshots_when_the_storage_says_so(cloud: Cloud, conn: Any, tmp_path: Path) -> None:
+    env = await kvm_env(cloud, tmp_path, snapshot_type="internal")
+    vm = await create_vm(cloud, env)
+    root = await volume(cloud, vm["rootVolumeUuid"])
+    path = root["installPath"]
+    write(path, 0xAB)
+    snap = await cloud.ok("CreateVolumeSnapshot", volumeUuid=root["uuid"], name="s1")
+    assert snap["snapshotType"] == "internal" and snap["primaryStorageInstallPath"] == f"{path}@{snap['uuid']}"
+    assert (await volume(cloud, root["uuid"]))["installPath"] == path  # the volume stays in its file
+    assert [s["name"] for s in info(path)["snapshots"]] == [snap["uuid"]]
+    write(path, 0xCD)
+    await cloud.ok("StopVmInstance", uuid=vm["uuid"])
+    await cloud.ok("RevertVolumeFromSnapshot", uuid=snap["uuid"])
+    assert marker(path, 0xAB)
+    await cloud.ok("DeleteVolumeSnapshot", uuid=snap["uuid"])
+    assert "snapshots" not in info(path)
+    assert marker(path, 0xAB)
+
+
+async def test_a_bad_snapshot_type_tag_is_refused_and_nothing_changes(cloud: Cloud, tmp_path: Path) -> None:
+    env = await kvm_env(cloud, tmp_path, snapshot_type="sideways")
+    vm = await create_vm(cloud, env)
+    before = await cloud.snapshot()
+    error = await cloud.error("CreateVolumeSnapshot", volumeUuid=vm["rootVolumeUuid"], name="s")
+    assert error.code == "SYS.1007" and "snapshotType::sideways" in error.details
+    assert await cloud.snapshot() == before
+
+
+async def test_resize_grows_the_file_live_and_shrinks_only_when_asked(cloud: Cloud, conn: Any, tmp_path: Path) -> None:
+    env = await kvm_env(cloud, tmp_path)
+    vm = await create_vm(cloud, env)
+    data = await cloud.ok("CreateDataVolume", name="d", diskOfferingUuid=env["disk"]["uuid"])
+    await cloud.ok("AttachDataVolumeToVm", vmInstanceUuid=vm["uuid"], volumeUuid=data["uuid"])
+    data = await volume(cloud, data["uuid"])
+    (ps,) = await cloud.query("QueryPrimaryStorage", ("uuid", "=", env["ps"]["uuid"]))
+    grown = await cloud.ok("ResizeDataVolume", uuid=data["uuid"], size=48 * MiB)  # the VM runs
+    assert grown["size"] == info(data["installPath"])["virtual-size"] == 48 * MiB
+    (after,) = await cloud.query("QueryPrimaryStorage", ("uuid", "=", env["ps"]["uuid"]))
+    assert ps["availableCapacity"] - after["availableCapacity"] == 16 * MiB
+
+    before = await cloud.snapshot()
+    error = await cloud.error("ResizeDataVolume", uuid=data["uuid"], size=16 * MiB)
+    assert error.code == "SYS.1007" and "shrink=true" in error.details
+    error = await cloud.error("ResizeDataVolume", uuid=data["uuid"], size=16 * MiB, shrink=True)
+    assert error.code == "SYS.1006" and "stop it" in error.details  # the running VM holds it
+    assert await cloud.snapshot() == before and info(data["installPath"])["virtual-size"] == 48 * MiB
+    await cloud.ok("StopVmInstance", uuid=vm["uuid"])
+    shrunk = await cloud.ok("ResizeDataVolume", uuid=data["uuid"], size=16 * MiB, shrink=True)
+    assert shrunk["size"] == info(data["installPath"])["virtual-size"] == 16 * MiB
+    (last,) = await cloud.query("QueryPrimaryStorage", ("uuid", "=", env["ps"]["uuid"]))
+    assert last["availableCapacity"] - after["availableCapacity"] == 32 * MiB
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Any:
+    """A 96 MiB tmpfs at tmp_path/ps: a primary storage that really fills up."""
+    mount = tmp_path / "ps"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=96M", "tmpfs", str(mount)], capture_output=True)
+    if done.returncode != 0:
+        if os.environ.get("CI") == "true":
+            raise AssertionError(f"CI must be able to mount a tmpfs: {done.stderr.decode()}")
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+    yield mount
+    subprocess.run(["umount", str(mount)], check=True)
+
+
+async def test_a_full_disk_rolls_the_create_back(cloud: Cloud, conn: Any, tmp_path: Path, small_disk: Path) -> None:
+    env = await kvm_env(cloud, tmp_path)
+    assert env["ps"]["totalCapacity"] == 96 * MiB
+    filler = small_disk / "filler"
+    assert sh("dd", "if=/dev/zero", f"of={filler}", "bs=1M", "count=95").returncode == 0
+    before, domains = await cloud.snapshot(), conn.listAllDomains(0)
+    error = await cloud.error(
+        "CreateVmInstance",
+        name="vm",
+        instanceOfferingUuid=env["offering"]["uuid"],
+        imageUuid=env["image"]["uuid"],
+        l3NetworkUuids=[env["l3"]["uuid"]],
+    )
+    assert error.code == "STORAGE.1000" and "No space left on device" in error.details
+    assert await cloud.snapshot() == before  # capacity, IPs, rows: as they were
+    assert files_under(small_disk) == [filler]  # no half-copied image
+    assert sorted(d.name() for d in conn.listAllDomains(0)) == sorted(d.name() for d in domains)
+    filler.unlink()  # room again: the same create now works
+    vm = await create_vm(cloud, env)
+    assert state(conn, vm["uuid"]) == libvirt.VIR_DOMAIN_RUNNING
+    await cloud.ok("DeleteZone", uuid=env["zone"]["uuid"])
+
+
+async def test_a_new_offering_is_what_the_next_start_defines(cloud: Cloud, conn: Any, tmp_path: Path) -> None:
+    env = await kvm_env(cloud, tmp_path)
+    vm = await create_vm(cloud, env)
+    await cloud.ok("StopVmInstance", uuid=vm["uuid"])
+    bigger = await cloud.ok("CreateInstanceOffering", name="bigger", cpuNum=2, memorySize=128 * MiB)
+    await cloud.ok("ChangeInstanceOffering", vmInstanceUuid=vm["uuid"], instanceOfferingUuid=bigger["uuid"])
+    await cloud.ok("StartVmInstance", uuid=vm["uuid"])
+    xml = ET.fromstring(domain(conn, vm["uuid"]).XMLDesc(0))
+    assert xml.findtext("vcpu") == "2" and int(xml.findtext("memory")) == 128 * 1024
+    await cloud.ok("DestroyVmInstance", uuid=vm["uuid"])
+
+
+@pytest.mark.parametrize("api", ["DeleteHost", "DeleteCluster", "DeletePrimaryStorage"])
+async def test_deleting_a_parent_removes_the_domains_and_files_below_it(
+    cloud: Cloud, conn: Any, tmp_path: Path, api: str
+) -> None:
+    env = await kvm_env(cloud, tmp_path)
+    vm = await create_vm(cloud, env)
+    root = await volume(cloud, vm["rootVolumeUuid"])
+    target = {"DeleteHost": env["host"], "DeleteCluster": env["cluster"], "DeletePrimaryStorage": env["ps"]}[api]
+    await cloud.ok(api, uuid=target["uuid"])
+    assert domain(conn, vm["uuid"]) is None
+    if api == "DeletePrimaryStorage":  # the VM's disk went with its storage, and so did the VM
+        assert not exists(root["installPath"])
+        assert not files_under(tmp_path / "ps")
+        assert env["ps"]["uuid"] not in conn.listStoragePools() + conn.listDefinedStoragePools()
+    else:  # the VM is stopped on no host; its disk stays on the storage
+        (found,) = await cloud.query("QueryVmInstance", ("uuid", "=", vm["uuid"]))
+        assert found["hostUuid"] is None and exists(root["installPath"])
+
+
+async def test_a_full_copy_root_volume_has_no_backing_file(cloud: Cloud, conn: Any, tmp_path: Path) -> None:
+    env = await kvm_env(cloud, tmp_path)
+    vm = await create_vm(cloud, env, systemTags=["rootVolume::fullCopy"])
+    root = await volume(cloud, vm["rootVolumeUuid"])
+    found = info(root["installPath"])
+    assert found["format"] == "qcow2" and "backing-filename" not in found
+    assert found["virtual-size"] == env["image"]["size"]
+    assert qemu_io(root["installPath"], "read -P 0x11 0 1M").returncode == 0  # the image's data, copied
+    assert state(conn, vm["uuid"]) == libvirt.VIR_DOMAIN_RUNNING
+    overlay = await create_vm(cloud, env, name="overlay")  # without the tag: an overlay on the cache
+    assert "backing-filename" in info((await volume(cloud, overlay["rootVolumeUuid"]))["installPath"])

@@ -23,7 +23,9 @@ import pytest
 from cloudbus.core.messages import Event
 from cloudbus.testing import Cloud
 from tests.support.cluster import wait_until
-from tests.support.kvm_env import MiB, create_vm, exists, info, kvm_env
+from tests.support.http_files import serving
+from tests.support.kvm_env import MiB, exists, files_under, info, kvm_env, qemu_io
+from tests.support.vm_env import create_vm
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -49,8 +51,9 @@ def veth() -> Iterator[str]:
     subprocess.run(["ip", "link", "add", name, "type", "veth", "peer", "name", f"{name}p"], check=True)
     try:
         yield name
-    finally:
-        subprocess.run(["ip", "link", "del", name], capture_output=True)
+    finally:  # a failed test may have left its bridge
+        for device in (f"br_{name}", name):
+            subprocess.run(["ip", "link", "del", device], capture_output=True)
 
 
 @pytest.fixture
@@ -60,8 +63,17 @@ async def kvm_cloud(
     """A cloud whose hosts are pinged every second (so a dead libvirtd shows at once)."""
     monkeypatch.setenv("CLOUDBUS_HOST_PING_INTERVAL", "1")
     monkeypatch.setenv("CLOUDBUS_VM_STOP_GRACE", "5")  # the test image has no OS to answer ACPI
-    async with Cloud.start(db_url, bus_url, namespace=f"t{secrets.token_hex(5)}") as cloud:
-        yield cloud
+    before = set(virsh("list", "--all", "--name").split()), set(virsh("pool-list", "--all", "--name").split())
+    try:
+        async with Cloud.start(db_url, bus_url, namespace=f"t{secrets.token_hex(5)}") as cloud:
+            yield cloud
+    finally:  # what a failed test left on the host goes, so the next test starts clean
+        for dom in set(virsh("list", "--all", "--name").split()) - before[0]:
+            virsh("destroy", dom)
+            virsh("undefine", dom)
+        for pool in set(virsh("pool-list", "--all", "--name").split()) - before[1]:
+            virsh("pool-destroy", pool)
+            virsh("pool-undefine", pool)
 
 
 def libvirtd_pid() -> int | None:
@@ -92,9 +104,16 @@ def qemu_pid(uuid: str) -> int:
 
 async def test_a_vm_on_real_kvm(kvm_cloud: Cloud, veth: str, tmp_path: Path) -> None:
     cloud = kvm_cloud
-    env = await kvm_env(cloud, tmp_path, uri="qemu:///system", interface=veth)
+    (tmp_path / "src").mkdir()
+    with serving(tmp_path / "src") as base_url:  # the image comes over HTTP
+        env = await kvm_env(cloud, tmp_path, uri="qemu:///system", interface=veth, image_base_url=base_url)
+    assert env["image"]["url"].startswith("http://") and env["image"]["status"] == "Ready"
     bridge = f"br_{veth}"
     assert link(bridge) is not None and link(veth)["master"] == bridge  # realised on attach
+    pool = virsh("pool-info", env["ps"]["uuid"], "--bytes")
+    assert "State:          running" in pool and "Autostart:      yes" in pool
+    capacity = int(next(line.split()[1] for line in pool.splitlines() if line.startswith("Capacity:")))
+    assert capacity == env["ps"]["totalCapacity"]  # the pool and the storage see one file system
 
     t0 = time.monotonic()
     vm = await create_vm(cloud, env)
@@ -125,6 +144,8 @@ async def test_a_vm_on_real_kvm(kvm_cloud: Cloud, veth: str, tmp_path: Path) -> 
     data = (await cloud.query("QueryVolume", ("uuid", "=", data["uuid"])))[0]
     assert data["installPath"] in virsh("domblklist", vm["uuid"])
     assert info(data["installPath"])["virtual-size"] == 32 * MiB
+    await cloud.ok("ResizeDataVolume", uuid=data["uuid"], size=48 * MiB)  # QEMU grows it live
+    assert "Capacity:       50331648" in virsh("domblkinfo", vm["uuid"], data["installPath"])
     await cloud.ok("DetachDataVolumeFromVm", uuid=data["uuid"])
     # gone from the definition; the live unplug needs a guest OS to acknowledge it (this image has none)
     assert data["installPath"] not in virsh("domblklist", vm["uuid"], "--inactive")
@@ -137,7 +158,11 @@ async def test_a_vm_on_real_kvm(kvm_cloud: Cloud, veth: str, tmp_path: Path) -> 
     assert not exists(root["installPath"])
     await cloud.ok("DeleteZone", uuid=env["zone"]["uuid"])
     assert link(bridge) is None and link(veth) is not None  # its bridge went, the interface stays
-    assert not (tmp_path / "ps" / "imagecache").exists()
+    assert virsh("pool-info", env["ps"]["uuid"]).startswith("error")
+    await cloud.ok("DeleteImage", uuid=env["image"]["uuid"])
+    await cloud.ok("ExpungeImage", imageUuid=env["image"]["uuid"])
+    left = files_under(tmp_path / "ps") + files_under(tmp_path / "bs")
+    assert left == [], left  # no volume, snapshot, cache or image file
     print(f"VM create -> running on QEMU: {created:.2f} s")
 
 
@@ -178,3 +203,53 @@ async def test_libvirtd_stopping_and_coming_back(kvm_cloud: Cloud, veth: str, tm
     assert host["totalMemoryCapacity"] - host["availableMemoryCapacity"] == 64 * MiB  # the survivor's only
     await cloud.ok("DeleteZone", uuid=env["zone"]["uuid"])
     assert domstate(survivor["uuid"]).startswith("error") and domstate(victim["uuid"]).startswith("error")
+
+
+async def test_snapshots_of_a_running_vm_on_real_kvm(kvm_cloud: Cloud, veth: str, tmp_path: Path) -> None:
+    """External (a live disk-only snapshot: QEMU moves to a new overlay) and internal (a live
+    checkpoint), each reverted on the stopped VM with the data read back by qemu-io."""
+    cloud = kvm_cloud
+    env = await kvm_env(cloud, tmp_path, uri="qemu:///system", interface=veth)
+    vm = await create_vm(cloud, env, strategy="CreateStopped")
+    root = (await cloud.query("QueryVolume", ("uuid", "=", vm["rootVolumeUuid"])))[0]
+    assert qemu_io(root["installPath"], "write -P 0xab 0 64k").returncode == 0  # the marker
+    await cloud.ok("StartVmInstance", uuid=vm["uuid"])
+
+    t0 = time.monotonic()
+    external = await cloud.ok("CreateVolumeSnapshot", volumeUuid=root["uuid"], name="ext")
+    took_external = time.monotonic() - t0
+    current = (await cloud.query("QueryVolume", ("uuid", "=", root["uuid"])))[0]["installPath"]
+    assert external["snapshotType"] == "external" and current != root["installPath"]
+    assert virsh("domblklist", vm["uuid"]).split()[-1] == current  # QEMU writes the new overlay
+    assert info(current)["backing-filename"] == root["installPath"]
+    await cloud.ok("StopVmInstance", uuid=vm["uuid"], type="cold")
+    assert qemu_io(current, "write -P 0xcd 0 64k").returncode == 0  # overwrite the marker
+    reverted = await cloud.ok("RevertVolumeFromSnapshot", uuid=external["uuid"])
+    assert qemu_io(reverted["installPath"], "read -P 0xab 0 64k").returncode == 0
+
+    tag = "snapshotType::internal"
+    await cloud.ok("CreateSystemTag", resourceType="PrimaryStorageVO", resourceUuid=env["ps"]["uuid"], tag=tag)
+    await cloud.ok("StartVmInstance", uuid=vm["uuid"])
+    t0 = time.monotonic()
+    internal = await cloud.ok("CreateVolumeSnapshot", volumeUuid=root["uuid"], name="int")
+    took_internal = time.monotonic() - t0
+    assert internal["snapshotType"] == "internal"
+    path = internal["primaryStorageInstallPath"].split("@")[0]
+    assert internal["uuid"] in [s["name"] for s in info(path)["snapshots"]]
+    await cloud.ok("StopVmInstance", uuid=vm["uuid"], type="cold")
+    assert qemu_io(path, "write -P 0x77 0 64k").returncode == 0
+    await cloud.ok("RevertVolumeFromSnapshot", uuid=internal["uuid"])
+    assert qemu_io(path, "read -P 0xab 0 64k").returncode == 0
+
+    # deleting both while the VM runs again: the domain deletes the internal one, and the
+    # external one's file is pulled into the running overlay first
+    await cloud.ok("StartVmInstance", uuid=vm["uuid"])
+    await cloud.ok("DeleteVolumeSnapshot", uuid=internal["uuid"])
+    assert "snapshots" not in info(path)
+    await cloud.ok("DeleteVolumeSnapshot", uuid=external["uuid"])
+    assert not exists(root["installPath"])
+    assert domstate(vm["uuid"]) == "running"
+    await cloud.ok("StopVmInstance", uuid=vm["uuid"], type="cold")
+    assert qemu_io(path, "read -P 0xab 0 64k").returncode == 0  # the data survived both deletes
+    await cloud.ok("DeleteZone", uuid=env["zone"]["uuid"])
+    print(f"live snapshot on QEMU: external {took_external:.2f} s, internal {took_internal:.2f} s")

@@ -26,6 +26,8 @@ HELPERS = {
     "volume_attach": "volume",
     "volume_base": "volume",
     "volume_snapshot": "volume",
+    "volume_template": "volume",
+    "image_template": "image",
 }
 
 

@@ -7,14 +7,11 @@ The hypervisor is the simulator: the VMs are simulated, their disks are real fil
 from __future__ import annotations
 
 import asyncio
-import functools
 import hashlib
-import http.server
 import json
 import os
 import shutil
 import subprocess
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +20,7 @@ import pytest
 
 from cloudbus.core.ids import new_uuid
 from cloudbus.testing import Cloud
+from tests.support.http_files import serving
 from tests.support.network import build_network
 
 pytestmark = pytest.mark.skipif(shutil.which("qemu-img") is None, reason="needs qemu-img (qemu-utils)")
@@ -71,15 +69,8 @@ def image_file(tmp_path: Path) -> Path:
 @pytest.fixture
 def http_root(image_file: Path) -> Iterator[str]:
     """http://127.0.0.1:<free port>/ serving the image's directory."""
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(image_file.parent))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(image_file.parent) as url:
+        yield url
 
 
 async def storages(cloud: Cloud, tmp_path: Path) -> dict[str, Any]:
@@ -287,6 +278,8 @@ async def test_raw_image_is_cached_as_qcow2(cloud: Cloud, tmp_path: Path, image_
 
 async def test_snapshot_take_revert_delete_with_real_data(cloud: Cloud, tmp_path: Path, image_file: Path) -> None:
     env = await vm_cloud(cloud, tmp_path, image_file)
+    tag = "snapshotType::internal"  # (external snapshots, the default, are in test_kvm.py)
+    await cloud.ok("CreateSystemTag", resourceType="PrimaryStorageVO", resourceUuid=env["ps"]["uuid"], tag=tag)
     vm = await create_vm(cloud, env)
     path = (await volume(cloud, vm["rootVolumeUuid"]))["installPath"]
     assert qemu_io(path, "write -P 0xab 0 64k").returncode == 0

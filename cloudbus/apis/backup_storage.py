@@ -139,6 +139,7 @@ class DownloadImageToBackupStorage(_BackupStorage, Message):
     url: str
     format: str
     sizeHint: int | None = None
+    apiId: str | None = None  # the API this download is for: its progress is reported under that id
 
 
 class DeleteImageFromBackupStorage(_BackupStorage, Message):

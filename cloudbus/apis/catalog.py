@@ -17,6 +17,7 @@ _NOT_CONTRACTS = {
     "cli",
     "client",
     "parser",
+    "progress_bar",
     "references",
     "render",
     "routing",

@@ -26,7 +26,9 @@ keeping lives in cloudbus/apis/credentials_store.py.
 
 Output: stdout carries only the reply, as JSON with 4-space indent and sorted keys
 (`{"success": true, "inventory": {...}}`, `{"success": false, "error": {...}}`); logs go
-to stderr at WARNING unless `CLOUDBUS_LOG_LEVEL` says otherwise.
+to stderr at WARNING unless `CLOUDBUS_LOG_LEVEL` says otherwise. While a long API runs
+(AddImage, the template APIs, CreateVmInstance: `reports_progress`) a progress bar is
+drawn on stderr when it is a terminal or `CLOUDBUS_PROGRESS=1` (cloudbus/apis/progress_bar.py).
 
 Exit status:
 - 0: the API succeeded;
@@ -174,10 +176,21 @@ class Session:
         await self.start()
         msg = self.who.fill(msg)
         sent = self.client.credentials
-        reply = await self.client.request(msg)
+        reply = await self._request(msg)
         if self.who.follow(msg, reply, sent):
             self.client.credentials = self.who.credentials()
         return reply
+
+    async def _request(self, msg: APIMessage) -> Reply:
+        """The reply; an API that reports progress draws it on stderr meanwhile (progress_bar)."""
+        if not msg.reports_progress:
+            return await self.client.request(msg)  # type: ignore[no-any-return]
+        from cloudbus.apis.progress_bar import following
+        from cloudbus.core.ids import new_uuid
+
+        api_id = new_uuid()
+        async with following(self.client.bus, msg, api_id):
+            return await self.client.request(msg, msg_id=api_id)  # type: ignore[no-any-return]
 
     async def close(self) -> None:
         client, node = self.client, self.node

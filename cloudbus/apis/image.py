@@ -40,11 +40,16 @@ ImageUrl = Annotated[
 ]
 
 
+TemplateStorages = Annotated[ref_list("BackupStorage"), Field(min_length=1)]
+
+
 class _Image(Concerns):
     resource: ClassVar[str] = "Image"
 
 
 class AddImage(_Image, APICreateMessage):
+    reports_progress: ClassVar[bool] = True
+
     name: Name
     url: ImageUrl
     backupStorageUuids: Annotated[ref_list("BackupStorage"), Field(min_length=1)]
@@ -56,6 +61,32 @@ class AddImage(_Image, APICreateMessage):
     system: bool = False
     virtio: bool = True
     type: Literal["zstack"] = "zstack"
+    description: Description | None = None
+
+
+class CreateRootVolumeTemplateFromRootVolume(_Image, APICreateMessage):
+    """A RootVolumeTemplate image: a flat qcow2 copy of a root volume (its VM Stopped)."""
+
+    reports_progress: ClassVar[bool] = True
+
+    name: Name
+    rootVolumeUuid: ref("Volume")
+    backupStorageUuids: TemplateStorages | None = None  # default: one attached to the volume's zone
+    guestOsType: GuestOsType | None = None  # default: the root image's
+    platform: Platform | None = None  # default: the root image's, else Linux
+    architecture: Architecture | None = None  # default: the root image's, else x86_64
+    system: bool = False
+    description: Description | None = None
+
+
+class CreateDataVolumeTemplateFromVolume(_Image, APICreateMessage):
+    """A DataVolumeTemplate image: a flat qcow2 copy of a volume (its VM, if any, Stopped)."""
+
+    reports_progress: ClassVar[bool] = True
+
+    name: Name
+    volumeUuid: ref("Volume")
+    backupStorageUuids: TemplateStorages | None = None  # default: one attached to the volume's zone
     description: Description | None = None
 
 

@@ -25,6 +25,9 @@ class _Vm(Concerns):
 
 
 class CreateVmInstance(_Vm, APICreateMessage):
+    # the first VM from an image on a primary storage waits for the image's copy there
+    reports_progress: ClassVar[bool] = True
+
     name: Name
     instanceOfferingUuid: ref("InstanceOffering") | None = None
     cpuNum: int | None = Field(default=None, ge=1, le=1024)

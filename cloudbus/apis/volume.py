@@ -30,6 +30,18 @@ class CreateDataVolume(_Volume, APICreateMessage):
     description: Description | None = None
 
 
+class CreateDataVolumeFromVolumeTemplate(_Volume, APICreateMessage):
+    """A Ready data volume made from a DataVolumeTemplate image on `primaryStorageUuid`."""
+
+    reports_progress: ClassVar[bool] = True
+
+    imageUuid: ref("Image")
+    name: Name
+    primaryStorageUuid: ref("PrimaryStorage")
+    hostUuid: ref("Host") | None = None  # local storage: the host whose disk holds it
+    description: Description | None = None
+
+
 class AttachDataVolumeToVm(_Volume, APIMessage):
     resource_field: ClassVar[str | None] = "volumeUuid"
 
@@ -63,12 +75,14 @@ class ExpungeDataVolume(_Volume, APIMessage):
 
 
 class ResizeVolume(_Volume, APIMessage):
-    """Grow a root or data volume to `size` bytes (shrinking is refused)."""
+    """Grow a root or data volume to `size` bytes; shrinking only with `shrink=true` on a volume
+    no running VM holds (what is past the new end is lost, as `qemu-img resize --shrink`)."""
 
     resource_field: ClassVar[str | None] = "uuid"
 
     uuid: ref("Volume")
     size: int = Field(gt=0)
+    shrink: bool = False
 
 
 class ResizeRootVolume(ResizeVolume):

@@ -253,6 +253,9 @@ class APIMessage(Message):
     # its reply holds a secret shown once (a session, an API key): never recorded for
     # exactly-once (so not exactly-once), never published in its `api.<Name>` event
     secret_reply: ClassVar[bool] = False
+    # long work that publishes `api.progress` events under the API's id (core.progress):
+    # the CLI follows those only for such APIs
+    reports_progress: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -101,3 +101,6 @@ LOCAL_STORAGE_HOST_REF = register(
         },
     )
 )
+
+# What a host realises a primary storage's pool from (a KVM host's libvirt pool)
+POOL_FIELDS = ("uuid", "type", "url")

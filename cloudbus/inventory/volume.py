@@ -64,6 +64,9 @@ volume_snapshot_table = Table(
     Column("distance", Integer, nullable=False),
     Column("state", String(32), nullable=False),
     Column("status", String(32), nullable=False),
+    # internal (in the volume's qcow2) or external (a frozen file under an overlay); null on
+    # storage without the choice (the simulator's)
+    Column("snapshotType", String(16)),
 )
 
 VOLUME = register(

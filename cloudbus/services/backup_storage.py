@@ -32,10 +32,12 @@ from cloudbus.apis.backup_storage import (
     UpdateBackupStorage,
     UpdateSftpBackupStorage,
 )
+from cloudbus.apis.internal.storage import AskTemplateInstallPath, CommitTemplateToBackupStorage
 from cloudbus.cascade.messages import CascadeStep
 from cloudbus.core import errors
 from cloudbus.core.ids import utcnow
 from cloudbus.core.messages import Event, Reply
+from cloudbus.core.progress import reporter
 from cloudbus.core.service import handles
 from cloudbus.core.timeouts import bounded
 from cloudbus.inventory.backup_storage import BACKUP_STORAGE, backup_storage_zone_ref_table
@@ -57,10 +59,10 @@ LOCAL_DIR = "LocalDirBackupStorage"
 class BackupStorageService(ResourceService):
     service_id = "storage.backup"
 
-    async def driver(self, bs: dict[str, Any], command: str, *args: Any) -> Any:
+    async def driver(self, bs: dict[str, Any], command: str, *args: Any, **kwargs: Any) -> Any:
         method = getattr(self.node.storage(bs["type"]), command)
         what = f"backup storage command[{command}] on backup storage[uuid:{bs['uuid']}]"
-        return await bounded(method(bs, *args), self.node.driver_timeout, what)
+        return await bounded(method(bs, *args, **kwargs), self.node.driver_timeout, what)
 
     # -- add -------------------------------------------------------------------------
 
@@ -230,10 +232,49 @@ class BackupStorageService(ResourceService):
                 "images can only be added to an Enabled and Connected backup storage",
             )
         image = {"uuid": msg.imageUuid, "url": msg.url, "format": msg.format}
+        progress = reporter(self.bus, msg.apiId, "downloading image", msg.imageUuid)
         try:
-            result = await self.driver(bs, "download", image, msg.sizeHint)
+            result = await self.driver(bs, "download", image, msg.sizeHint, progress=progress)
         except errors.CloudBusError as exc:
             raise errors.fail(DOWNLOAD, exc.error.details, exc.error) from None
+        finally:
+            if progress is not None:
+                await progress.close()
+        await self._take(bs, result)
+        if progress is not None:
+            progress(100)
+            await progress.close()
+        return Reply(
+            installPath=result.installPath, size=result.size, actualSize=result.actualSize, md5Sum=result.md5Sum
+        )
+
+    @handles(AskTemplateInstallPath, chain=False)
+    async def ask_template_path(self, msg: AskTemplateInstallPath) -> Reply:
+        bs = await self._usable(msg.backupStorageUuid, "templates")
+        return Reply(installPath=await self.driver(bs, "template_path", msg.imageUuid, msg.format))
+
+    @handles(CommitTemplateToBackupStorage, chain=False)
+    async def commit_template(self, msg: CommitTemplateToBackupStorage) -> Reply:
+        async with self.db.read() as conn:
+            bs = await self._load_full(conn, msg.backupStorageUuid)
+        result = await self.driver(bs, "commit_template", msg.imageUuid, msg.installPath, msg.format, msg.sizeHint)
+        await self._take(bs, result)
+        return Reply(
+            installPath=result.installPath, size=result.size, actualSize=result.actualSize, md5Sum=result.md5Sum
+        )
+
+    async def _usable(self, uuid: str, what: str) -> dict[str, Any]:
+        async with self.db.read() as conn:
+            bs = await self._load_full(conn, uuid)
+        if bs["state"] != "Enabled" or bs["status"] != "Connected":
+            raise errors.operation_error(
+                f"backup storage[uuid:{bs['uuid']}] is {bs['state']} and {bs['status']}: "
+                f"{what} can only be added to an Enabled and Connected backup storage"
+            )
+        return bs
+
+    async def _take(self, bs: dict[str, Any], result: Any) -> None:
+        """Take a new image's size off the storage's capacity, or remove its bits (BS.1000)."""
         table = BACKUP_STORAGE.table
         async with self.db.tx() as conn:
             taken = await conn.execute(
@@ -246,9 +287,6 @@ class BackupStorageService(ResourceService):
             raise errors.fail(
                 DOWNLOAD, f"backup storage[uuid:{bs['uuid']}] has not {result.size} bytes available for the image"
             )
-        return Reply(
-            installPath=result.installPath, size=result.size, actualSize=result.actualSize, md5Sum=result.md5Sum
-        )
 
     async def _delete_bits(self, bs: dict[str, Any], path: str | None, *, force: bool) -> None:
         if not path:

@@ -25,6 +25,7 @@ from cloudbus.apis.internal.host import (
     HYPERVISOR_PARALLELISM,
     AllocateHost,
     ApplyL2Network,
+    ApplyStoragePool,
     HypervisorCommand,
     HypervisorCommands,
     ReturnHostCapacity,
@@ -43,6 +44,7 @@ from cloudbus.inventory.cluster import CLUSTER
 from cloudbus.inventory.declarations import Inventory
 from cloudbus.inventory.host import HOST
 from cloudbus.inventory.l2_network import L2_NETWORK, REALIZED_FIELDS, l2_network_cluster_ref_table
+from cloudbus.inventory.primary_storage import POOL_FIELDS, PRIMARY_STORAGE, primary_storage_cluster_ref_table
 from cloudbus.services import host_allocator
 from cloudbus.services.base import ResourceService
 from cloudbus.services.common import changes, load, new_row, set_fields
@@ -198,6 +200,7 @@ class HostService(ResourceService):
         if facts.systemTags:
             tags = RecordTags(resourceUuid=uuid, resourceType="HostVO", systemTags=list(facts.systemTags))
             await self.bus.call_ok(tags)
+        await self._realize_for(connected)
         try:  # before the event: whoever hears "Connected" sees the VMs as they are
             await self._sync_vms(host)
         except errors.CloudBusError as exc:
@@ -287,14 +290,8 @@ class HostService(ResourceService):
 
     @handles(ApplyL2Network, chain=False)
     async def apply_l2_network(self, msg: ApplyL2Network) -> Reply:
-        table = HOST.table
-        async with self.db.read() as conn:
-            rows = await conn.execute(
-                select(table.c.uuid).where(table.c.clusterUuid.in_(msg.clusterUuids), table.c.status == "Connected")
-            )
-            hosts = await HOST.fetch(conn, [row[0] for row in rows])
         failed: dict[str, Any] = {}
-        for host in hosts:
+        for host in await self._connected_in(msg.clusterUuids):
             try:
                 await self._apply_l2(host, msg.l2Network, realize=msg.realize)
             except errors.CloudBusError as exc:
@@ -302,27 +299,58 @@ class HostService(ResourceService):
         return Reply(failed=failed)
 
     async def _apply_l2(self, host: dict[str, Any], l2: dict[str, Any], *, realize: bool) -> None:
-        driver = self.node.hypervisor(host["hypervisorType"])
-        method = getattr(driver, "realize_l2" if realize else "unrealize_l2", None)
-        if method is not None:  # the simulator has no host networking
-            what = f"{'realizing' if realize else 'removing'} l2Network[uuid:{l2['uuid']}] on host[uuid:{host['uuid']}]"
-            await bounded(method(host, l2), self.node.driver_timeout, what)
+        await self._apply(host, "l2", l2, realize=realize)
 
-    async def _unrealize_attached_l2(self, host: dict[str, Any]) -> None:
-        """A host leaving the cloud takes down the bridges of the L2s attached to its cluster."""
-        l2, ref = L2_NETWORK.table, l2_network_cluster_ref_table
+    @handles(ApplyStoragePool, chain=False)
+    async def apply_storage_pool(self, msg: ApplyStoragePool) -> Reply:
+        failed: dict[str, Any] = {}
+        for host in await self._connected_in(msg.clusterUuids):
+            try:
+                await self._apply(host, "pool", msg.primaryStorage, realize=msg.realize)
+            except errors.CloudBusError as exc:
+                failed[host["uuid"]] = exc.error.to_json()
+        return Reply(failed=failed)
+
+    async def _connected_in(self, cluster_uuids: list[str]) -> list[dict[str, Any]]:
+        table = HOST.table
         async with self.db.read() as conn:
             rows = await conn.execute(
-                select(*(l2.c[k] for k in REALIZED_FIELDS))
-                .select_from(l2.join(ref, ref.c.l2NetworkUuid == l2.c.uuid))
-                .where(ref.c.clusterUuid == host["clusterUuid"])
+                select(table.c.uuid).where(table.c.clusterUuid.in_(cluster_uuids), table.c.status == "Connected")
             )
-            networks = [dict(row) for row in rows.mappings()]
-        for network in networks:
+            return await HOST.fetch(conn, [row[0] for row in rows])
+
+    async def _apply(self, host: dict[str, Any], what: str, resource: dict[str, Any], *, realize: bool) -> None:
+        """`realize_<what>` / `unrealize_<what>` of the host's driver (the simulator has neither)."""
+        driver = self.node.hypervisor(host["hypervisorType"])
+        method = getattr(driver, f"{'realize' if realize else 'unrealize'}_{what}", None)
+        if method is not None:
+            doing = (
+                f"{'realizing' if realize else 'removing'} {what}[uuid:{resource['uuid']}] on host[uuid:{host['uuid']}]"
+            )
+            await bounded(method(host, resource), self.node.driver_timeout, doing)
+
+    async def _realize_for(self, host: dict[str, Any], *, realize: bool = True) -> None:
+        """A (re)connected host realises what its cluster has attached (L2 bridges, storage
+        pools); a host leaving the cloud takes them down. A failure is logged, never raised."""
+        l2, l2_ref = L2_NETWORK.table, l2_network_cluster_ref_table
+        ps, ps_ref = PRIMARY_STORAGE.table, primary_storage_cluster_ref_table
+        async with self.db.read() as conn:
+            networks = await conn.execute(
+                select(*(l2.c[k] for k in REALIZED_FIELDS))
+                .select_from(l2.join(l2_ref, l2_ref.c.l2NetworkUuid == l2.c.uuid))
+                .where(l2_ref.c.clusterUuid == host["clusterUuid"])
+            )
+            pools = await conn.execute(
+                select(*(ps.c[k] for k in POOL_FIELDS))
+                .select_from(ps.join(ps_ref, ps_ref.c.primaryStorageUuid == ps.c.uuid))
+                .where(ps_ref.c.clusterUuid == host["clusterUuid"])
+            )
+            todo = [("l2", dict(r)) for r in networks.mappings()] + [("pool", dict(r)) for r in pools.mappings()]
+        for what, resource in todo:
             try:
-                await self._apply_l2(host, network, realize=False)
+                await self._apply(host, what, resource, realize=realize)
             except errors.CloudBusError as exc:
-                log.warning("bridge left on a deleted host", host=host["uuid"], error=exc.error.details)
+                log.warning("host not in step with its cluster", host=host["uuid"], what=what, error=exc.error.details)
 
     @handles(UpdateHost)
     async def update(self, msg: UpdateHost) -> dict[str, Any]:
@@ -367,7 +395,7 @@ class HostService(ResourceService):
     async def on_delete(self, inv: Inventory, step: CascadeStep, *, force: bool) -> None:
         for host in await self.fetch(inv, step.uuids):
             if host["status"] == "Connected":
-                await self._unrealize_attached_l2(host)
+                await self._realize_for(host, realize=False)
             try:
                 await self.hypervisor(host, "delete")
             except errors.CloudBusError:

@@ -4,7 +4,8 @@ AddImage records the image as Downloading, asks each backup storage to download 
 parallel; the backup-storage service takes the size off its capacity), keeps the copies
 that succeeded and answers Ready with the `size`; if every download fails the API fails
 with BS.1000 and nothing is left. The simulated size is 1 GiB, or `size::<bytes>` given
-as a system tag.
+as a system tag. Downloads report progress under the API's id (core/progress.py).
+Templates made from volumes: services/image_template.py.
 
 Deletion policy (ZStack's `image.deletionPolicy`, default Delay): DeleteImage marks the
 image and its references Deleted (RecoverImage makes them Ready again, ExpungeImage
@@ -38,12 +39,13 @@ from cloudbus.cascade.messages import CascadeStep
 from cloudbus.core import errors
 from cloudbus.core.ids import utcnow
 from cloudbus.core.messages import Reply
-from cloudbus.core.service import handles
+from cloudbus.core.service import current_message_id, handles
 from cloudbus.inventory.backup_storage import BACKUP_STORAGE, backup_storage_zone_ref_table
 from cloudbus.inventory.declarations import Inventory
 from cloudbus.inventory.image import IMAGE, image_backup_storage_ref_table
 from cloudbus.services.base import ResourceService
 from cloudbus.services.common import STATE_EVENTS, changes, load, load_row, new_row, set_fields
+from cloudbus.services.image_template import TemplateHandlers
 from cloudbus.services.ownership import claim
 
 DOWNLOAD = errors.register("BS.1000", "Unable to download the image to backup storage")
@@ -63,7 +65,7 @@ def size_hint(tags: list[str] | None) -> int | None:
     return None
 
 
-class ImageService(ResourceService):
+class ImageService(TemplateHandlers, ResourceService):
     service_id = "image"
     deletion_policy = "Delay"  # or "Direct"
 
@@ -109,7 +111,12 @@ class ImageService(ResourceService):
 
         async def download(bs_uuid: str) -> Reply:
             download = DownloadImageToBackupStorage(
-                backupStorageUuid=bs_uuid, imageUuid=uuid, url=msg.url, format=fmt, sizeHint=hint
+                backupStorageUuid=bs_uuid,
+                imageUuid=uuid,
+                url=msg.url,
+                format=fmt,
+                sizeHint=hint,
+                apiId=current_message_id.get(),
             )
             return await self.bus.call(download)
 

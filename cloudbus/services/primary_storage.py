@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from cloudbus.apis.internal.host import ApplyStoragePool
 from cloudbus.apis.internal.storage import NO_PRIMARY_STORAGE  # noqa: F401 - registers PS.1000
 from cloudbus.apis.primary_storage import (
     AddLocalPrimaryStorage,
@@ -48,13 +49,14 @@ from cloudbus.core.workflow import FlowChain
 from cloudbus.inventory.cluster import CLUSTER
 from cloudbus.inventory.declarations import Inventory
 from cloudbus.inventory.host import HOST
-from cloudbus.inventory.primary_storage import PRIMARY_STORAGE
+from cloudbus.inventory.primary_storage import POOL_FIELDS, PRIMARY_STORAGE
 from cloudbus.inventory.primary_storage import local_storage_host_ref_table as host_ref
 from cloudbus.inventory.primary_storage import primary_storage_cluster_ref_table as cluster_ref
 from cloudbus.services.base import ResourceService
 from cloudbus.services.common import changes, load, new_row, set_fields
 from cloudbus.services.storage import capacity
 from cloudbus.services.storage.primary_ops import LOCAL, PrimaryStorageOps
+from cloudbus.services.storage.template_ops import TemplateOps
 
 log = get_logger(__name__)
 
@@ -68,7 +70,7 @@ DISCONNECTED = errors.register("PS.1003", "Primary storage is disconnected")
 STATES = {"enable": "Enabled", "disable": "Disabled", "maintain": "Maintenance", "deleting": "Deleting"}
 
 
-class PrimaryStorageService(PrimaryStorageOps, ResourceService):
+class PrimaryStorageService(PrimaryStorageOps, TemplateOps, ResourceService):
     service_id = "storage.primary"
 
     async def start(self) -> None:
@@ -260,10 +262,17 @@ class PrimaryStorageService(PrimaryStorageOps, ResourceService):
                     host_ref.c.hostUuid.in_([h["uuid"] for h in hosts]),
                 )
 
+        async def pools(data: dict[str, Any]) -> None:
+            await self._pools(ps, [cluster["uuid"]], realize=True)
+
+        async def drop_pools(data: dict[str, Any]) -> None:
+            await self._pools(ps, [cluster["uuid"]], realize=False)
+
         chain = FlowChain("attach-primary-storage")
         chain.then("mount", mount, unmount).then("add-ref", add_ref, remove_ref).then(
             "host-shares", host_shares, drop_host_shares
         )
+        chain.then("pools", pools, drop_pools)
         try:
             await chain.run()
         except errors.CloudBusError as exc:
@@ -272,6 +281,20 @@ class PrimaryStorageService(PrimaryStorageOps, ResourceService):
             raise errors.fail(ATTACH, exc.error.details, exc.error) from None
         async with self.db.read() as conn:
             return await load(conn, PRIMARY_STORAGE, ps["uuid"])
+
+    async def _pools(self, ps: dict[str, Any], clusters: list[str], *, realize: bool) -> None:
+        """Realise the storage's pool on the clusters' hosts (a host that cannot fails the
+        attach), or take it down (a host that cannot is logged: the storage goes anyway)."""
+        storage = {k: ps[k] for k in POOL_FIELDS}
+        reply = await self.bus.call_ok(ApplyStoragePool(clusterUuids=clusters, primaryStorage=storage, realize=realize))
+        for host, error in (reply.get("failed") or {}).items():
+            if realize:
+                raise errors.fail(
+                    ATTACH,
+                    f"host[uuid:{host}] cannot realize primary storage[uuid:{ps['uuid']}]",
+                    errors.ErrorCode.model_validate(error),
+                )
+            log.warning("primary storage pool left on a host", ps=ps["uuid"], host=host, error=error)
 
     async def _remove_ref(self, ps_uuid: str, cluster_uuid: str) -> dict[str, Any] | None:
         """Delete the attachment row; returns it as it was (to restore it on failure)."""
@@ -295,6 +318,7 @@ class PrimaryStorageService(PrimaryStorageOps, ResourceService):
         try:
             await cascade_detach(self.bus, "PrimaryStorage", [ps["uuid"]], {"clusterUuid": cluster["uuid"]})
             await self.driver(ps, "detach", cluster)
+            await self._pools(ps, [cluster["uuid"]], realize=False)
         except errors.CloudBusError as exc:
             if removed is not None:
                 async with self.db.tx() as conn:
@@ -352,6 +376,13 @@ class PrimaryStorageService(PrimaryStorageOps, ResourceService):
                 await capacity.remove_host_shares(conn, host_ref.c.hostUuid.in_(step.uuids))
             return
         for ps in await self.fetch(inv, step.uuids):
+            async with self.db.read() as conn:
+                rows = await conn.execute(
+                    select(cluster_ref.c.clusterUuid).where(cluster_ref.c.primaryStorageUuid == ps["uuid"])
+                )
+                clusters = [row[0] for row in rows]
+            if clusters:
+                await self._pools(ps, clusters, realize=False)
             try:
                 await self.driver(ps, "delete")
             except errors.CloudBusError:

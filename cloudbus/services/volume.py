@@ -19,7 +19,12 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from cloudbus import inventory
-from cloudbus.apis.internal.storage import AllocatePrimaryStorage, DeleteVolumeBits, InstantiateVolume
+from cloudbus.apis.internal.storage import (
+    AllocatePrimaryStorage,
+    DeleteVolumeBits,
+    InstantiateVolume,
+    ResizeVolumeBits,
+)
 from cloudbus.apis.internal.volume import CreateVmVolume, DetachVmVolumes, ExpungeVolumes
 from cloudbus.apis.volume import (
     ChangeVolumeState,
@@ -44,11 +49,12 @@ from cloudbus.services.ownership import claim
 from cloudbus.services.volume_attach import AttachHandlers
 from cloudbus.services.volume_base import LOCAL_STORAGE, ON_HYPERVISOR_STATES
 from cloudbus.services.volume_snapshot import SnapshotHandlers
+from cloudbus.services.volume_template import TemplateVolumeHandlers
 
 _INSERT = insert(VOLUME.table)
 
 
-class VolumeService(AttachHandlers, SnapshotHandlers):
+class VolumeService(AttachHandlers, SnapshotHandlers, TemplateVolumeHandlers):
     service_id = "volume"
 
     # ---- internal contract (cloudbus/apis/internal/volume.py) ---------------------------
@@ -96,7 +102,9 @@ class VolumeService(AttachHandlers, SnapshotHandlers):
                     hostUuid=msg.hostUuid,
                     imageUuid=msg.rootImageUuid,
                     imageInstallPath=msg.imageInstallPath,
+                    fullCopy=msg.fullCopy,
                     reservedBy=msg.reservedBy,
+                    apiId=msg.apiId,
                 )
             )
         except errors.CloudBusError:
@@ -219,6 +227,8 @@ class VolumeService(AttachHandlers, SnapshotHandlers):
 
     @handles(ResizeVolume, ResizeRootVolume, ResizeDataVolume)
     async def resize(self, msg: ResizeVolume) -> dict[str, Any]:
+        """Capacity for the growth is reserved first, then the file is resized (by the running
+        domain when a VM runs the volume); a failure gives the reservation back."""
         async with self.db.read() as conn:
             vol = await self.volume_row(conn, msg.uuid)
             wanted = {"ResizeRootVolume": "Root", "ResizeDataVolume": "Data"}.get(msg.message_name())
@@ -228,14 +238,20 @@ class VolumeService(AttachHandlers, SnapshotHandlers):
                 )
             if vol["status"] == "Deleted":
                 raise errors.operation_error(f"volume[uuid:{msg.uuid}] is deleted")
-            if msg.size <= vol["size"]:
+            if msg.size == vol["size"] or (msg.size < vol["size"] and not msg.shrink):
                 raise errors.invalid_argument(
-                    f"volume[uuid:{msg.uuid}] can only grow: its size is {vol['size']}, {msg.size} requested"
+                    f"volume[uuid:{msg.uuid}] can only grow: its size is {vol['size']}, {msg.size} requested "
+                    "(shrinking, which loses what is past the new end, needs shrink=true)"
                 )
             instantiated = vol["installPath"] is not None
+            vm = await self.load_vm(conn, vol["vmInstanceUuid"]) if vol["vmInstanceUuid"] else None
+            running = self.running_domain(vm)
+            if msg.size < vol["size"] and vm is not None and vm["state"] in ON_HYPERVISOR_STATES:
+                raise errors.operation_error(
+                    f"volume[uuid:{msg.uuid}] is used by running vm[uuid:{vm['uuid']}]: stop it to shrink the volume"
+                )
             cluster = None
             if instantiated:
-                vm = await self.load_vm(conn, vol["vmInstanceUuid"]) if vol["vmInstanceUuid"] else None
                 clusters = await self.ps_clusters(conn, vol["primaryStorageUuid"])
                 cluster = vm["clusterUuid"] if vm and vm.get("clusterUuid") else (clusters[0] if clusters else None)
                 if cluster is None:
@@ -244,7 +260,7 @@ class VolumeService(AttachHandlers, SnapshotHandlers):
                         "is attached to no cluster, its capacity cannot be reserved"
                     )
         delta = msg.size - vol["size"]
-        if instantiated:
+        if instantiated and delta > 0:
             await self.call(
                 AllocatePrimaryStorage(
                     size=delta,
@@ -253,17 +269,32 @@ class VolumeService(AttachHandlers, SnapshotHandlers):
                     primaryStorageUuid=vol["primaryStorageUuid"],
                 )
             )
-        async with self.db.tx() as conn:
-            result = await conn.execute(
-                update(VOLUME.table)
-                .where(VOLUME.key == msg.uuid, VOLUME.table.c.size == vol["size"])
-                .values(size=msg.size, lastOpDate=utcnow())
-            )
-            changed = result.rowcount == 1
-        if not changed:  # resized meanwhile (another node): give the delta back
+        try:
             if instantiated:
+                await self.call(
+                    ResizeVolumeBits(
+                        primaryStorageUuid=vol["primaryStorageUuid"],
+                        volumeUuid=vol["uuid"],
+                        installPath=vol["installPath"],
+                        size=msg.size,
+                        shrink=msg.size < vol["size"],
+                        **running,
+                    )
+                )
+            async with self.db.tx() as conn:
+                result = await conn.execute(
+                    update(VOLUME.table)
+                    .where(VOLUME.key == msg.uuid, VOLUME.table.c.size == vol["size"])
+                    .values(size=msg.size, lastOpDate=utcnow())
+                )
+            if result.rowcount != 1:  # resized meanwhile (another node)
+                raise errors.operation_error(f"volume[uuid:{msg.uuid}] changed size concurrently, try again")
+        except errors.CloudBusError:
+            if instantiated and delta > 0:
                 await self.return_capacity(vol["primaryStorageUuid"], delta, vol["hostUuid"])
-            raise errors.operation_error(f"volume[uuid:{msg.uuid}] changed size concurrently, try again")
+            raise
+        if instantiated and delta < 0:
+            await self.return_capacity(vol["primaryStorageUuid"], -delta, vol["hostUuid"])
         async with self.db.read() as conn:
             return await load(conn, VOLUME, msg.uuid)
 

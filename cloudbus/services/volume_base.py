@@ -100,6 +100,16 @@ class VolumeBase(ResourceService):
 
     # ---- hypervisor --------------------------------------------------------------------
 
+    def running_domain(self, vm: dict[str, Any] | None) -> dict[str, Any]:
+        """`hostUuid` / `vmInstanceUuid` for a storage message when the VM runs on a hypervisor
+        whose domains hold their volumes' files (KVM: the running QEMU must do its part);
+        empty otherwise, and the storage works on the files alone."""
+        if vm is None or vm["state"] not in ON_HYPERVISOR_STATES or not vm.get("hostUuid"):
+            return {}
+        if not getattr(self.node.hypervisor(vm["hypervisorType"]), "holds_volume_files", False):
+            return {}
+        return {"hostUuid": vm["hostUuid"], "vmInstanceUuid": vm["uuid"]}
+
     async def tell_hypervisor(self, vm: dict[str, Any], command: str, volume: dict[str, Any]) -> None:
         """attachVolume/detachVolume on the VM's host, if the VM is on one."""
         if vm["state"] not in ON_HYPERVISOR_STATES or not vm.get("hostUuid"):

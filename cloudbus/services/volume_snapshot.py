@@ -58,6 +58,7 @@ class SnapshotHandlers(VolumeBase):
         async with self.db.read() as conn:
             if await conn.scalar(select(SNAP.c.uuid).where(SNAP.c.uuid == uuid)):
                 raise errors.invalid_argument(f"a resource with uuid[{uuid}] already exists")
+            running = await self._running_on(conn, vol)
         reply = await self.call(
             SnapshotCommand(
                 primaryStorageUuid=vol["primaryStorageUuid"],
@@ -65,18 +66,36 @@ class SnapshotHandlers(VolumeBase):
                 volumeUuid=vol["uuid"],
                 volumeInstallPath=vol["installPath"],
                 snapshotUuid=uuid,
+                **running,
             )
         )
+        kind, current = reply.get("snapshotType"), reply.get("volumeInstallPath")
         try:
             async with self.db.tx() as conn:
-                await self._insert_snapshot(conn, msg, vol, uuid, reply.get("installPath"), reply.get("size") or 0)
+                await self._insert_snapshot(
+                    conn, msg, vol, uuid, reply.get("installPath"), reply.get("size") or 0, kind
+                )
+                if current:  # external: the volume goes on in a new overlay
+                    await set_fields(conn, VOLUME, vol["uuid"], installPath=current)
                 return await load(conn, VOLUME_SNAPSHOT, uuid)
         except Exception:
-            await self._delete_snapshot_bits(vol, uuid, reply.get("installPath"), quiet=True)
+            if current is None:  # an external snapshot's file is the volume's data: never removed here
+                await self._delete_snapshot_bits(vol, uuid, reply.get("installPath"), kind, quiet=True)
             raise
 
+    async def _running_on(self, conn: Any, vol: dict[str, Any]) -> dict[str, Any]:
+        """hostUuid/vmInstanceUuid of a SnapshotCommand when the volume's VM runs (its domain has a part)."""
+        return self.running_domain(await self.load_vm(conn, vol["vmInstanceUuid"]) if vol["vmInstanceUuid"] else None)
+
     async def _insert_snapshot(
-        self, conn: Any, msg: CreateVolumeSnapshot, vol: dict[str, Any], uuid: str, path: str | None, size: int
+        self,
+        conn: Any,
+        msg: CreateVolumeSnapshot,
+        vol: dict[str, Any],
+        uuid: str,
+        path: str | None,
+        size: int,
+        kind: str | None,
     ) -> None:
         parent = (await conn.execute(select(SNAP).where(SNAP.c.volumeUuid == vol["uuid"], SNAP.c.latest))).first()
         if parent is None:
@@ -116,14 +135,18 @@ class SnapshotHandlers(VolumeBase):
             distance=distance,
             state="Enabled",
             status="Ready",
+            snapshotType=kind,
         )
         await claim(conn, VOLUME_SNAPSHOT, row)
         await conn.execute(insert(SNAP).values(row))
 
     async def _delete_snapshot_bits(
-        self, vol: dict[str, Any], uuid: str, path: str | None, *, quiet: bool = False
+        self, vol: dict[str, Any], uuid: str, path: str | None, kind: str | None, *, quiet: bool = False
     ) -> None:
         try:
+            async with self.db.read() as conn:
+                vol = await VOLUME.fetch_one(conn, vol["uuid"]) or vol  # its current file, as of now
+                running = await self._running_on(conn, vol)
             await self.call(
                 SnapshotCommand(
                     primaryStorageUuid=vol["primaryStorageUuid"],
@@ -132,6 +155,8 @@ class SnapshotHandlers(VolumeBase):
                     volumeInstallPath=vol["installPath"],
                     snapshotUuid=uuid,
                     snapshotInstallPath=path,
+                    snapshotType=kind,
+                    **running,
                 )
             )
         except errors.CloudBusError:
@@ -187,7 +212,8 @@ class SnapshotHandlers(VolumeBase):
         deleted: set[str] = set()
         try:
             for snap in doomed:
-                await self._delete_snapshot_bits(vol, snap["uuid"], snap["primaryStorageInstallPath"], quiet=force)
+                path, kind = snap["primaryStorageInstallPath"], snap["snapshotType"]
+                await self._delete_snapshot_bits(vol, snap["uuid"], path, kind, quiet=force)
                 async with self.db.tx() as conn:
                     await conn.execute(delete(SNAP).where(SNAP.c.uuid == snap["uuid"]))
                 deleted.add(snap["uuid"])
@@ -232,6 +258,7 @@ class SnapshotHandlers(VolumeBase):
                     volumeInstallPath=vol["installPath"],
                     snapshotUuid=snap["uuid"],
                     snapshotInstallPath=snap["primaryStorageInstallPath"],
+                    snapshotType=snap["snapshotType"],
                 )
             )
             async with self.db.tx() as conn:

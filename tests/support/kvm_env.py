@@ -1,9 +1,11 @@
 """Test set-up for KVM tests: a whole KVM cloud on one libvirt, with real qcow2 disks.
 
 zone -> KVM cluster -> `AddKVMHost libvirtUri=<uri>` -> SharedMountPoint primary storage and
-LocalDir backup storage under `root` -> a qcow2 image the test builds with qemu-img (added
-from file://) -> L2 (no vlan, on `interface`) attached to the cluster -> L3 with an IP range
--> a 1 vCPU / 64 MiB instance offering and a 32 MiB disk offering.
+LocalDir backup storage under `root` -> a qcow2 image the test builds with qemu-img in
+`root/src` (added from file://, or from `image_base_url` when the test serves that
+directory) -> L2 (no vlan, on `interface`) attached to the cluster -> L3 with an IP range
+-> a 1 vCPU / 64 MiB instance offering and a 32 MiB disk offering. `snapshot_type` tags the
+primary storage `snapshotType::<type>` (its default is external).
 
 `uri` is `test:///default` (libvirt's in-process test driver: domains, no processes) in the
 normal run and `qemu:///system` in the real-KVM tests.
@@ -27,6 +29,15 @@ IMAGE_SIZE = 64 * MiB
 
 def exists(path: str | Path) -> bool:
     return os.path.exists(path)
+
+
+def files_under(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.is_file())
+
+
+def sh(*argv: str) -> subprocess.CompletedProcess[str]:
+    """Run a command of the real world (ip, virsh, dd) and return what it said."""
+    return subprocess.run(list(argv), capture_output=True, text=True, timeout=120)
 
 
 def qemu_img(*args: str) -> str:
@@ -57,6 +68,8 @@ async def kvm_env(
     uri: str = "test:///default",
     interface: str = "eth0",
     management_ip: str = "127.0.0.1",
+    snapshot_type: str | None = None,
+    image_base_url: str | None = None,
 ) -> dict[str, Any]:
     zone = await cloud.ok("CreateZone", name="kvm-zone")
     cluster = await cloud.ok("CreateCluster", name="kvm-cluster", zoneUuid=zone["uuid"], hypervisorType="KVM")
@@ -69,14 +82,16 @@ async def kvm_env(
         password="password",
         libvirtUri=uri,
     )
-    ps = await cloud.ok("AddSharedMountPointPrimaryStorage", name="smp", zoneUuid=zone["uuid"], url=str(root / "ps"))
+    tags = [f"snapshotType::{snapshot_type}"] if snapshot_type else None
+    ps = await cloud.ok(
+        "AddSharedMountPointPrimaryStorage", name="smp", zoneUuid=zone["uuid"], url=str(root / "ps"), systemTags=tags
+    )
     await cloud.ok("AttachPrimaryStorageToCluster", primaryStorageUuid=ps["uuid"], clusterUuid=cluster["uuid"])
     bs = await cloud.ok("AddLocalDirBackupStorage", name="dir-bs", url=str(root / "bs"))
     await cloud.ok("AttachBackupStorageToZone", zoneUuid=zone["uuid"], backupStorageUuid=bs["uuid"])
     source = build_image(root / "src" / "image.qcow2")
-    image = await cloud.ok(
-        "AddImage", name="tiny", url=source.as_uri(), format="qcow2", backupStorageUuids=[bs["uuid"]]
-    )
+    url = f"{image_base_url}{source.name}" if image_base_url else source.as_uri()
+    image = await cloud.ok("AddImage", name="tiny", url=url, format="qcow2", backupStorageUuids=[bs["uuid"]])
     net = await build_network(cloud, zone["uuid"], [cluster["uuid"]], name="kvm", interface=interface)
     return {
         "zone": zone,
@@ -91,11 +106,3 @@ async def kvm_env(
         "offering": await cloud.ok("CreateInstanceOffering", name="tiny", cpuNum=1, memorySize=64 * MiB),
         "disk": await cloud.ok("CreateDiskOffering", name="d32", diskSize=32 * MiB),
     }
-
-
-async def create_vm(cloud: Cloud, env: dict[str, Any], **params: Any) -> dict[str, Any]:
-    params.setdefault("name", "vm")
-    params.setdefault("instanceOfferingUuid", env["offering"]["uuid"])
-    params.setdefault("imageUuid", env["image"]["uuid"])
-    params.setdefault("l3NetworkUuids", [env["l3"]["uuid"]])
-    return await cloud.ok("CreateVmInstance", **params)

@@ -106,3 +106,15 @@ class ApplyL2Network(_Host, Message):
     clusterUuids: list[str]
     l2Network: dict[str, Any]
     realize: bool = True
+
+
+class ApplyStoragePool(_Host, Message):
+    """Define and start (`realize=True`) or stop and undefine a primary storage's pool on the
+    Connected hosts of `clusterUuids` whose hypervisor keeps one (KVM: a libvirt storage pool
+    named by the storage's uuid over its directory). Files are never touched. Reply: `failed`,
+    the error of each host that failed (`{hostUuid: ErrorCode}`).
+    """
+
+    clusterUuids: list[str]
+    primaryStorage: dict[str, Any]
+    realize: bool = True

@@ -68,8 +68,10 @@ class InstantiateVolume(_PrimaryStorage, Message):
     hostUuid: str | None = None
     imageUuid: str | None = None
     imageInstallPath: str | None = None
+    fullCopy: bool = False  # a root volume that is a flat copy of the image, not an overlay on it
     format: str = "qcow2"
     reservedBy: str | None = None
+    apiId: str | None = None  # the API this is for: copying the image to the storage reports progress under it
 
 
 class DeleteVolumeBits(_PrimaryStorage, Message):
@@ -79,10 +81,29 @@ class DeleteVolumeBits(_PrimaryStorage, Message):
     hostUuid: str | None = None
 
 
+class ResizeVolumeBits(_PrimaryStorage, Message):
+    """Make the volume's file `size` bytes (virtual); `hostUuid` / `vmInstanceUuid`: its VM runs
+    there and the running domain resizes it. No reply fields."""
+
+    primaryStorageUuid: str
+    volumeUuid: str
+    installPath: str
+    size: int
+    shrink: bool = False
+    hostUuid: str | None = None
+    vmInstanceUuid: str | None = None
+
+
 class SnapshotCommand(_PrimaryStorage, Message):
     """Snapshot operations on a primary storage: `command` in take|delete|revert.
 
-    Reply for take: `installPath`, `size`.
+    `hostUuid` / `vmInstanceUuid`: the volume belongs to a VM running there, so the storage
+    asks that host's hypervisor for the parts only the running domain can do. `snapshotType`
+    (internal|external) is the snapshot's, for delete and revert; a take uses the storage's
+    (its `snapshotType::<type>` system tag, default per storage type).
+
+    Reply: `installPath`, `size`, `snapshotType` for take; `volumeInstallPath` whenever the
+    volume's current file changed (an external snapshot taken or reverted to).
     """
 
     primaryStorageUuid: str
@@ -91,6 +112,9 @@ class SnapshotCommand(_PrimaryStorage, Message):
     volumeInstallPath: str | None = None
     snapshotUuid: str
     snapshotInstallPath: str | None = None
+    snapshotType: str | None = None
+    hostUuid: str | None = None
+    vmInstanceUuid: str | None = None
 
 
 class SelectBackupStorage(_Image, Message):
@@ -101,3 +125,50 @@ class SelectBackupStorage(_Image, Message):
 
     imageUuid: str
     zoneUuid: str | None = None
+
+
+class _BackupStorage(Concerns):
+    resource: ClassVar[str] = "BackupStorage"
+
+
+class AskTemplateInstallPath(_BackupStorage, Message):
+    """Where the template `imageUuid` will be written on `backupStorageUuid` (ZStack's
+    BackupStorageAskInstallPathMsg). The storage must be Enabled and Connected.
+
+    Reply: `installPath`. Nothing is written yet.
+    """
+
+    backupStorageUuid: str
+    imageUuid: str
+    format: str = "qcow2"
+
+
+class CreateTemplateFromVolume(_PrimaryStorage, Message):
+    """Write a flat copy of a volume (its whole backing chain) to `templatePath`, the
+    path a backup storage answered to AskTemplateInstallPath. Progress under `apiId`.
+
+    Reply: nothing. On failure nothing is left at `templatePath`.
+    """
+
+    primaryStorageUuid: str
+    volumeUuid: str
+    volumeInstallPath: str | None = None
+    hostUuid: str | None = None
+    imageUuid: str
+    templatePath: str
+    apiId: str | None = None
+
+
+class CommitTemplateToBackupStorage(_BackupStorage, Message):
+    """Take the template written at `installPath` into the backup storage: measure it
+    (size, actualSize, md5Sum) and take its size off the storage's capacity.
+
+    `sizeHint` is the volume's size (simulated storage reports it). Reply: `installPath`,
+    `size`, `actualSize`, `md5Sum`. On failure the file is removed and nothing is taken.
+    """
+
+    backupStorageUuid: str
+    imageUuid: str
+    installPath: str
+    format: str = "qcow2"
+    sizeHint: int | None = None

@@ -33,6 +33,8 @@ class CreateVmVolume(_Volume, Message):
     hostUuid: str | None = None
     rootImageUuid: str | None = None
     imageInstallPath: str | None = None  # the root image's bits on the selected backup storage
+    fullCopy: bool = False  # a root volume as a whole copy of its image, not an overlay on it
+    apiId: str | None = None  # the API it is made for: copying the image reports progress under it
     diskOfferingUuid: str | None = None
     deviceId: int = 0
     resourceUuid: str | None = None

@@ -29,6 +29,10 @@ VM_COMMANDS = frozenset(
         "detachVolume",
         "attachNic",
         "detachNic",
+        "snapshotVolume",
+        "deleteVolumeSnapshot",
+        "pullVolume",
+        "resizeVolume",
     }
 )
 
@@ -47,6 +51,9 @@ class HostFacts:
 
 class HypervisorDriver(abc.ABC):
     hypervisor_type: str = ""
+    # a running VM's process holds its volumes' files: snapshots and resizes of them go
+    # through the hypervisor (snapshotVolume, pullVolume, resizeVolume ...), not to the files
+    holds_volume_files: bool = False
 
     @abc.abstractmethod
     async def connect(self, host: dict[str, Any]) -> HostFacts:

@@ -45,6 +45,10 @@ INSTALL_HINT = (
     "(it builds against libvirt's headers: apt-get install libvirt-dev pkg-config)"
 )
 
+# primary storage type -> the libvirt pool type a KVM host keeps for it (NFS would be `netfs`;
+# NFS primary storage is still simulated)
+POOL_TYPES = {"SharedMountPoint": "dir"}
+
 # libvirt domain state -> the VM state it means
 DOMAIN_STATES = {
     0: "NoState",  # VIR_DOMAIN_NOSTATE
@@ -68,9 +72,11 @@ def libvirt_module() -> Any:
 
 class KvmDriver(HypervisorDriver):
     hypervisor_type = "KVM"
+    holds_volume_files = True
 
     def __init__(self) -> None:
         self._connections: dict[str, Any] = {}
+        self._kinds: dict[str, kvm_domain.DomainKind] = {}  # uri -> the domain type its host runs
         self._lock = threading.Lock()
         # seconds an ACPI (grace) stop may take before the domain is destroyed
         self.stop_grace = float(os.environ.get("CLOUDBUS_VM_STOP_GRACE") or 60)
@@ -202,7 +208,10 @@ class KvmDriver(HypervisorDriver):
                 if dom.isActive():
                     return {"state": "Running"}
                 dom.undefine()
-            xml = kvm_domain.domain_xml(vm_uuid, args, self._kind(conn))
+            kind = self._kinds.get(str(host["libvirtUri"])) or self._kinds.setdefault(
+                str(host["libvirtUri"]), self._kind(conn)
+            )
+            xml = kvm_domain.domain_xml(vm_uuid, args, kind)
             dom = conn.defineXML(xml)
             try:
                 dom.create()
@@ -273,6 +282,96 @@ class KvmDriver(HypervisorDriver):
             host, f"detaching volume from vm[uuid:{vm_uuid}]", lambda c: _live(c, vm_uuid, xml, False)
         )
 
+    # --- a running domain's part in volume snapshots (storage/qcow2.py asks for it) ---------
+
+    async def snapshotVolume(self, host: dict[str, Any], vm_uuid: str, args: dict[str, Any]) -> dict[str, Any]:
+        """Internal: a checkpoint of the running domain named by the snapshot uuid (each qcow2
+        disk gets it); external: the volume's disk switches to `newPath`, an overlay on its file."""
+        path, kind = str(args["volume"]["installPath"]), args["snapshotType"]
+
+        def take(conn: Any) -> dict[str, Any]:
+            libvirt = libvirt_module()
+            dom = _running(conn, vm_uuid)
+            dev = _disk_of(dom, path)
+            if conn.getType() == "TEST":  # no QEMU holds the files: change them as QEMU would
+                return _test_snapshot(conn, dom, dev, path, kind, args)
+            if kind == "internal":
+                xml = f"<domainsnapshot><name>{args['snapshotUuid']}</name></domainsnapshot>"
+                dom.snapshotCreateXML(xml, 0)
+                return {}
+            disks = "".join(
+                f"<disk name='{d}' snapshot='external'><driver type='qcow2'/><source file='{args['newPath']}'/></disk>"
+                if d == dev
+                else f"<disk name='{d}' snapshot='no'/>"
+                for d in kvm_domain.disk_sources(dom.XMLDesc(0))
+            )
+            flags = (
+                libvirt.VIR_DOMAIN_SNAPSHOT_CREATE_DISK_ONLY
+                | libvirt.VIR_DOMAIN_SNAPSHOT_CREATE_NO_METADATA
+                | libvirt.VIR_DOMAIN_SNAPSHOT_CREATE_ATOMIC
+            )
+            dom.snapshotCreateXML(f"<domainsnapshot><disks>{disks}</disks></domainsnapshot>", flags)
+            _keep_definition(conn, dom)
+            return {}
+
+        return await self._on(host, f"snapshotting volume[{path}] of vm[uuid:{vm_uuid}]", take)
+
+    async def deleteVolumeSnapshot(self, host: dict[str, Any], vm_uuid: str, args: dict[str, Any]) -> dict[str, Any]:
+        """An internal snapshot of a volume the running domain holds: deleted through the domain."""
+        path, name = str(args["volume"]["installPath"]), str(args["snapshotUuid"])
+
+        def delete(conn: Any) -> dict[str, Any]:
+            libvirt = libvirt_module()
+            dom = _running(conn, vm_uuid)
+            if conn.getType() == "TEST":
+                _qemu_img("snapshot", "-d", name, path)
+                return {}
+            try:
+                dom.snapshotLookupByName(name).delete(0)
+            except libvirt.libvirtError:  # taken before the domain was last defined: QEMU still knows it
+                import libvirt_qemu
+
+                libvirt_qemu.qemuMonitorCommand(dom, f"delvm {name}", libvirt_qemu.VIR_DOMAIN_QEMU_MONITOR_COMMAND_HMP)
+            return {}
+
+        return await self._on(host, f"deleting snapshot[{name}] of vm[uuid:{vm_uuid}]", delete)
+
+    async def pullVolume(self, host: dict[str, Any], vm_uuid: str, args: dict[str, Any]) -> dict[str, Any]:
+        """Copy into the volume's active file what it reads from the files above `base` (None:
+        all), then put it on `base`: a block pull of the running domain, waited for."""
+        path, base = str(args["volume"]["installPath"]), args.get("base")
+
+        def pull(conn: Any) -> dict[str, Any]:
+            dom = _running(conn, vm_uuid)
+            dev = _disk_of(dom, path)
+            if conn.getType() == "TEST":
+                _qemu_img("rebase", "-q", "-f", "qcow2", "-b", base or "", *(["-F", "qcow2"] if base else []), path)
+                return {}
+            dom.blockRebase(dev, base, 0, 0)
+            deadline = time.monotonic() + self.stop_grace * 10
+            while dom.blockJobInfo(dev, 0) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if dom.blockJobInfo(dev, 0):
+                raise errors.fail(LIBVIRT, f"the block pull of [{path}] did not finish in time")
+            _keep_definition(conn, dom)
+            return {}
+
+        return await self._on(host, f"pulling volume[{path}] of vm[uuid:{vm_uuid}]", pull)
+
+    async def resizeVolume(self, host: dict[str, Any], vm_uuid: str, args: dict[str, Any]) -> dict[str, Any]:
+        """Grow a disk of the running domain to `size` bytes (the guest sees the new size)."""
+        path, size = str(args["volume"]["installPath"]), int(args["size"])
+
+        def resize(conn: Any) -> dict[str, Any]:
+            dom = _running(conn, vm_uuid)
+            if conn.getType() == "TEST":
+                _qemu_img("resize", "-q", "-f", "qcow2", path, str(size))
+            else:
+                dom.blockResize(_disk_of(dom, path), size, libvirt_module().VIR_DOMAIN_BLOCK_RESIZE_BYTES)
+            return {}
+
+        return await self._on(host, f"resizing volume[{path}] of vm[uuid:{vm_uuid}]", resize)
+
     async def consoleAddress(self, host: dict[str, Any], vm_uuid: str, args: dict[str, Any]) -> dict[str, Any]:
         def read(conn: Any) -> dict[str, Any]:
             port = kvm_domain.vnc_port(_running(conn, vm_uuid).XMLDesc(0))
@@ -296,6 +395,47 @@ class KvmDriver(HypervisorDriver):
             return {}
 
         return await self._on(host, f"migrating vm[uuid:{vm_uuid}]", migrate)
+
+    # --- primary storage: a libvirt pool per storage on each host (seed 002's sequence) ----
+
+    async def realize_pool(self, host: dict[str, Any], ps: dict[str, Any]) -> dict[str, Any]:
+        """Define, build, start and autostart a `dir` pool named by the storage's uuid over its
+        directory (idempotent); answers the pool's capacity and available bytes after a refresh."""
+        if ps.get("type") not in POOL_TYPES:
+            return {}
+        pool_type, target = POOL_TYPES[ps["type"]], f"<target><path>{ps['url']}</path></target>"
+        xml = f"<pool type='{pool_type}'><name>{ps['uuid']}</name>{target}</pool>"
+
+        def realize(conn: Any) -> dict[str, Any]:
+            libvirt = libvirt_module()
+            try:
+                pool = conn.storagePoolLookupByName(ps["uuid"])
+            except libvirt.libvirtError:
+                pool = conn.storagePoolDefineXML(xml, 0)
+                pool.build(0)
+            if not pool.isActive():
+                pool.create(0)
+            pool.setAutostart(1)
+            pool.refresh(0)
+            _state, capacity, _allocation, available = pool.info()
+            return {"capacity": capacity, "available": available}
+
+        return await self._on(host, f"realizing the pool of primary storage[uuid:{ps['uuid']}]", realize)
+
+    async def unrealize_pool(self, host: dict[str, Any], ps: dict[str, Any]) -> None:
+        """Stop and undefine the storage's pool; its files stay (they are the storage's)."""
+
+        def unrealize(conn: Any) -> None:
+            libvirt = libvirt_module()
+            try:
+                pool = conn.storagePoolLookupByName(ps["uuid"])
+            except libvirt.libvirtError:
+                return
+            if pool.isActive():
+                pool.destroy()
+            pool.undefine()
+
+        await self._on(host, f"removing the pool of primary storage[uuid:{ps['uuid']}]", unrealize)
 
     # --- L2 networks: a Linux bridge per L2 on each host (kvm_network.py) ----------------
 
@@ -362,6 +502,44 @@ def _live(conn: Any, vm_uuid: str, xml: str, attach: bool) -> dict[str, Any]:
     else:
         dom.detachDeviceFlags(xml, flags)
     return {}
+
+
+def _disk_of(dom: Any, path: str) -> str:
+    """The target dev of the domain's disk whose file is `path`."""
+    libvirt = libvirt_module()
+    for flags in (0, libvirt.VIR_DOMAIN_XML_INACTIVE):  # the test driver changes only the definition
+        for dev, source in kvm_domain.disk_sources(dom.XMLDesc(flags)).items():
+            if source == path:
+                return dev
+    raise errors.fail(LIBVIRT, f"the domain of vm[uuid:{dom.name()}] has no disk with file[{path}]")
+
+
+def _keep_definition(conn: Any, dom: Any) -> None:
+    """After a live change of disk files, the persistent definition follows the running domain."""
+    conn.defineXML(dom.XMLDesc(libvirt_module().VIR_DOMAIN_XML_SECURE))
+
+
+def _qemu_img(*args: str) -> None:
+    done = subprocess.run(["qemu-img", *args], capture_output=True, text=True, timeout=600)
+    if done.returncode != 0:
+        raise errors.fail(LIBVIRT, f"qemu-img {' '.join(args)}: {done.stderr.strip()}")
+
+
+def _test_snapshot(conn: Any, dom: Any, dev: str, path: str, kind: str, args: dict[str, Any]) -> dict[str, Any]:
+    """What QEMU does for a snapshot, done to the files of a test-driver domain."""
+    if kind == "internal":
+        _qemu_img("snapshot", "-c", str(args["snapshotUuid"]), path)
+        return {}
+    _qemu_img("create", "-q", "-f", "qcow2", "-b", path, "-F", "qcow2", str(args["newPath"]))
+    xml = kvm_domain.disk_xml({"uuid": dev, "installPath": args["newPath"], "deviceId": _device_id(dev)})
+    return _redefine(conn, dom, xml, True)
+
+
+def _device_id(dev: str) -> int:
+    n = 0
+    for letter in dev[2:]:
+        n = n * 26 + ord(letter) - ord("a") + 1
+    return n - 1
 
 
 def _redefine(conn: Any, dom: Any, disk: str, attach: bool) -> dict[str, Any]:

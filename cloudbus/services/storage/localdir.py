@@ -23,6 +23,7 @@ import urllib.request
 from typing import IO, Any
 
 from cloudbus.core import errors
+from cloudbus.core.progress import Progress, from_thread, percent_of
 from cloudbus.services.storage import qemu_img
 from cloudbus.services.storage.base import BackupStorageDriver, DownloadResult, StorageFacts
 from cloudbus.services.storage.qcow2 import remove_own_files, remove_quietly, statvfs_facts
@@ -57,15 +58,50 @@ class LocalDirBackupStorageDriver(BackupStorageDriver):
             raise io_error(f"creating directory[{root}]", exc) from None
         return statvfs_facts(root, root)
 
-    async def download(self, bs: dict[str, Any], image: dict[str, Any], size_hint: int | None) -> DownloadResult:
+    async def download(
+        self, bs: dict[str, Any], image: dict[str, Any], size_hint: int | None, *, progress: Progress | None = None
+    ) -> DownloadResult:
         path = os.path.join(self.image_dir(bs), f"{image['uuid']}.{image['format']}")
         try:
             await asyncio.to_thread(os.makedirs, os.path.dirname(path), exist_ok=True)
         except OSError as exc:
             raise io_error(f"creating directory[{os.path.dirname(path)}]", exc) from None
-        md5 = await _fetch(str(image["url"]), path)
+        md5 = await _fetch(str(image["url"]), path, progress)
         try:
             size, actual = await _measure(path, str(image["format"]))
+        except BaseException:
+            remove_quietly(path)
+            raise
+        return DownloadResult(path, size, actual, md5)
+
+    async def template_path(self, bs: dict[str, Any], image_uuid: str, fmt: str) -> str:
+        """`images/<imageUuid>.<fmt>`, its directory made and checked writable; nothing there yet."""
+        path = os.path.join(self.image_dir(bs), f"{image_uuid}.{fmt}")
+        directory = os.path.dirname(path)
+        try:
+            await asyncio.to_thread(os.makedirs, directory, exist_ok=True)
+        except OSError as exc:
+            raise io_error(f"creating directory[{directory}]", exc) from None
+        if not await asyncio.to_thread(os.access, directory, os.W_OK | os.X_OK):
+            raise errors.fail(qemu_img.STORAGE_IO, f"directory[{directory}] is not writable")
+        if await asyncio.to_thread(os.path.lexists, path):
+            raise errors.invalid_argument(f"image file[{path}] already exists")
+        return path
+
+    async def commit_template(
+        self, bs: dict[str, Any], image_uuid: str, install_path: str, fmt: str, size_hint: int | None
+    ) -> DownloadResult:
+        """size, actualSize and md5 of the template written at `install_path`; a file that is
+        not a flat image of `fmt` is removed (STORAGE.1001)."""
+        path = self._own_image(bs, install_path)
+        try:
+            size, actual = await _measure(path, fmt)
+            if (await qemu_img.info(path)).get("backing-filename"):
+                raise errors.fail(qemu_img.FORMAT_MISMATCH, f"template[{path}] has a backing file: it is not flat")
+            md5 = await asyncio.to_thread(_md5_of, path)
+        except OSError as exc:
+            remove_quietly(path)
+            raise io_error(f"reading template[{path}]", exc) from None
         except BaseException:
             remove_quietly(path)
             raise
@@ -92,12 +128,12 @@ class LocalDirBackupStorageDriver(BackupStorageDriver):
         await asyncio.to_thread(remove_own_files, self.image_dir(bs), OWN_FILE)
 
 
-async def _fetch(url: str, path: str) -> str:
+async def _fetch(url: str, path: str, progress: Progress | None = None) -> str:
     """Copy `url` to `path` (through `path.part`); returns its md5."""
     part = f"{path}.part"
     stop = threading.Event()
     try:
-        md5 = await asyncio.to_thread(_copy, url, part, stop)
+        md5 = await asyncio.to_thread(_copy, url, part, stop, from_thread(progress))
         await asyncio.to_thread(os.replace, part, path)
     except asyncio.CancelledError:
         stop.set()  # the thread removes its part file itself when it notices
@@ -120,21 +156,48 @@ def _open(url: str) -> IO[bytes]:
     raise errors.invalid_argument(f"image url[{url}]: a LocalDir backup storage downloads file:// or http(s):// urls")
 
 
-def _copy(url: str, part: str, stop: threading.Event) -> str:
+def _copy(url: str, part: str, stop: threading.Event, progress: Any = None) -> str:
+    """Copy in a thread; `progress` (thread-safe) gets the percent of the source's length."""
     digest = hashlib.md5()
     try:
         with _open(url) as src, open(part, "wb") as dst:
+            total, done = _length(src), 0
+            if progress is not None:
+                progress(0)
             while chunk := src.read(CHUNK):
                 if stop.is_set():
                     raise Cancelled(url)
                 digest.update(chunk)
                 dst.write(chunk)
+                done += len(chunk)
+                if progress is not None and total:
+                    progress(percent_of(done, total))
         if stop.is_set():  # given up on just as the copy ended: nobody will rename it
             raise Cancelled(url)
     except Cancelled:
         remove_quietly(part)
         raise
     return digest.hexdigest()
+
+
+def _md5_of(path: str) -> str:
+    digest = hashlib.md5()
+    with open(path, "rb") as src:
+        while chunk := src.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _length(src: Any) -> int:
+    """Bytes the source will give: Content-Length of a response, size of a file (0: unknown)."""
+    headers = getattr(src, "headers", None)
+    if headers is not None:
+        value = headers.get("Content-Length")
+        return int(value) if value and value.isdigit() else 0
+    try:
+        return os.fstat(src.fileno()).st_size
+    except (OSError, AttributeError, ValueError):
+        return 0
 
 
 async def _measure(path: str, fmt: str) -> tuple[int, int]:

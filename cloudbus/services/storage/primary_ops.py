@@ -16,12 +16,14 @@ from typing import Any
 
 from sqlalchemy import bindparam, select
 
+from cloudbus.apis.internal.host import HypervisorCommand
 from cloudbus.apis.internal.storage import (
     NO_PRIMARY_STORAGE,
     RESERVATION_CLOSED,
     AllocatePrimaryStorage,
     DeleteVolumeBits,
     InstantiateVolume,
+    ResizeVolumeBits,
     ReturnPrimaryStorageCapacity,
     SettlePrimaryStorageReservation,
     SnapshotCommand,
@@ -34,10 +36,13 @@ from cloudbus.inventory.host import HOST
 from cloudbus.inventory.primary_storage import PRIMARY_STORAGE
 from cloudbus.inventory.primary_storage import local_storage_host_ref_table as host_ref
 from cloudbus.inventory.primary_storage import primary_storage_cluster_ref_table as cluster_ref
+from cloudbus.inventory.tag import system_tag_table
 from cloudbus.services.common import load_row
 from cloudbus.services.storage import capacity
+from cloudbus.services.storage.base import SNAPSHOT_TYPES, Live
 
 LOCAL = "LocalStorage"
+SNAPSHOT_TYPE_TAG = "snapshotType::"  # a primary storage's system tag: snapshotType::internal|external
 SNAPSHOT_COMMANDS = ("take", "delete", "revert")
 
 
@@ -70,6 +75,7 @@ class PrimaryStorageOps:
 
     db: Any
     node: Any
+    bus: Any
 
     async def driver(self, ps: dict[str, Any], command: str, *args: Any, **kwargs: Any) -> Any:
         """Run a storage driver command for `ps`, bounded by the node's driver timeout."""
@@ -184,6 +190,7 @@ class PrimaryStorageOps:
                     f"volume[uuid:{msg.volumeUuid}] is carved out of the reservation of owner[uuid:{msg.reservedBy}], "
                     "which was already settled",
                 )
+        await self.cache_image(ps, msg)  # type: ignore[attr-defined]  # TemplateOps: with progress
         path = await self.driver(
             ps,
             "instantiate_volume",
@@ -193,6 +200,7 @@ class PrimaryStorageOps:
             msg.imageUuid,
             msg.format,
             image_path=msg.imageInstallPath,
+            full_copy=msg.fullCopy,
         )
         return Reply(installPath=path)
 
@@ -204,11 +212,30 @@ class PrimaryStorageOps:
             return  # the bits went with the storage
         await self.driver(ps, "delete_volume", msg.volumeUuid, msg.installPath, msg.hostUuid)
 
+    @handles(ResizeVolumeBits, chain=False)
+    async def resize_volume_bits(self, msg: ResizeVolumeBits) -> None:
+        ps = await self._load_ps(msg.primaryStorageUuid)
+        live = self._live(msg.hostUuid, msg.vmInstanceUuid)
+        await self.driver(ps, "resize_volume", msg.installPath, msg.size, shrink=msg.shrink, live=live)
+
+    def _live(self, host: str | None, vm: str | None) -> Live | None:
+        """How a driver reaches the running domain of the volume's VM (None: no VM runs it)."""
+        if not host or not vm:
+            return None
+
+        async def live(command: str, args: dict[str, Any]) -> Any:
+            command_msg = HypervisorCommand(hostUuid=host, command=command, vmInstanceUuid=vm, args=args)
+            return (await self.bus.call_ok(command_msg)).get("result")
+
+        return live
+
     @handles(SnapshotCommand, chain=False)
     async def snapshot_command(self, msg: SnapshotCommand) -> Reply:
         if msg.command not in SNAPSHOT_COMMANDS:
             raise errors.invalid_argument(f"snapshot command[{msg.command}] is not one of {list(SNAPSHOT_COMMANDS)}")
         ps = await self._load_ps(msg.primaryStorageUuid)
+        kind = msg.snapshotType or await self._snapshot_type(ps["uuid"])
+        live = self._live(msg.hostUuid, msg.vmInstanceUuid)
         result = await self.driver(
             ps,
             "snapshot",
@@ -217,7 +244,30 @@ class PrimaryStorageOps:
             msg.volumeInstallPath,
             msg.snapshotUuid,
             msg.snapshotInstallPath,
+            snapshot_type=kind,
+            live=live,
         )
         if result is None:
             return Reply()
-        return Reply(installPath=result.installPath, size=result.size)
+        return Reply(
+            installPath=result.installPath,
+            size=result.size,
+            snapshotType=result.snapshotType,
+            volumeInstallPath=result.volumeInstallPath,
+        )
+
+    async def _snapshot_type(self, ps_uuid: str) -> str | None:
+        """The storage's `snapshotType::<internal|external>` system tag (None: the driver's default)."""
+        tags = system_tag_table
+        async with self.db.read() as conn:
+            tag = await conn.scalar(
+                select(tags.c.tag).where(tags.c.resourceUuid == ps_uuid, tags.c.tag.like(f"{SNAPSHOT_TYPE_TAG}%"))
+            )
+        if tag is None:
+            return None
+        kind = tag[len(SNAPSHOT_TYPE_TAG) :]
+        if kind not in SNAPSHOT_TYPES:
+            raise errors.invalid_argument(
+                f"primary storage[uuid:{ps_uuid}] has tag[{tag}]: the snapshot type is one of {list(SNAPSHOT_TYPES)}"
+            )
+        return kind

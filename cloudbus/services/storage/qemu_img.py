@@ -13,11 +13,15 @@ failures with the same code through `io_error`.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
+import os
+import re
 import shutil
 from typing import Any
 
 from cloudbus.core import errors
+from cloudbus.core.progress import from_thread, percent_of
 
 STORAGE_IO = errors.register("STORAGE.1000", "A storage file operation failed")
 FORMAT_MISMATCH = errors.register("STORAGE.1001", "The image file is not in the declared format")
@@ -109,3 +113,67 @@ async def rebase(path: str, backing: str, unsafe: bool = False, backing_fmt: str
 async def commit(path: str) -> None:
     """Merge `path` into its backing file."""
     await run("commit", "-q", path)
+
+
+_PERCENT = re.compile(rb"\((\d+(?:\.\d+)?)/100%\)")
+
+
+async def convert_reporting(src: str, dst: str, progress: Any = None, out_fmt: str = "qcow2") -> None:
+    """`convert`, with `-p`: `progress` (sync or async, optional) gets qemu-img's percentages."""
+    binary = shutil.which(BINARY)
+    if binary is None:
+        raise errors.fail(STORAGE_IO, f"{BINARY} is not installed on this machine: install qemu-utils")
+    args = ["convert", "-p", "-O", out_fmt, src, dst]
+    proc = await asyncio.create_subprocess_exec(
+        binary, *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    try:
+        err, _ = await asyncio.gather(_read_all(proc.stderr), _follow(proc.stdout, progress))
+        await proc.wait()
+    except BaseException:
+        if proc.returncode is None:  # a timed-out caller must not leave qemu-img writing
+            proc.kill()
+            await proc.wait()
+        raise
+    if proc.returncode != 0:
+        stderr = err.decode(errors="replace").strip()
+        raise errors.fail(STORAGE_IO, f"[{' '.join([BINARY, *args])}] exited with {proc.returncode}: {stderr}")
+
+
+async def _read_all(stream: asyncio.StreamReader | None) -> bytes:
+    return b"" if stream is None else await stream.read()
+
+
+async def _follow(stream: asyncio.StreamReader | None, progress: Any) -> None:
+    """Read qemu-img's `(12.50/100%)\\r` updates, calling `progress` with each new integer."""
+    if stream is None:
+        return
+    buffered, last = b"", -1
+    while chunk := await stream.read(256):
+        buffered += chunk
+        *done, buffered = buffered.split(b"\r")
+        for found in (_PERCENT.search(part) for part in done):
+            percent = int(float(found.group(1))) if found else last
+            if progress is not None and percent != last:
+                last = percent
+                result = progress(percent)
+                if inspect.isawaitable(result):
+                    await result
+
+
+COPY_CHUNK = 4 << 20
+
+
+async def copy_reporting(src: str, dst: str, progress: Any = None) -> None:
+    """Copy a file byte for byte (in a thread); `progress` gets the percent of bytes copied."""
+    await asyncio.to_thread(_copy_file, src, dst, from_thread(progress))
+
+
+def _copy_file(src: str, dst: str, progress: Any) -> None:
+    with open(src, "rb") as source, open(dst, "wb") as target:
+        total, done = os.fstat(source.fileno()).st_size, 0
+        while chunk := source.read(COPY_CHUNK):
+            target.write(chunk)
+            done += len(chunk)
+            if progress is not None:
+                progress(percent_of(done, total))

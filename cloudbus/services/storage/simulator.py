@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from cloudbus.core.progress import Progress
 from cloudbus.services import simulation
 from cloudbus.services.storage.base import (
     BackupStorageDriver,
@@ -92,7 +93,8 @@ class SimulatorPrimaryStorageDriver(Recorder, PrimaryStorageDriver):
         image_uuid: str | None,
         fmt: str,
         *,
-        image_path: str | None = None,  # nothing is copied in a simulation
+        image_path: str | None = None,
+        full_copy: bool = False,  # nothing is copied in a simulation
     ) -> str:
         await self._run(
             "instantiateVolume",
@@ -118,6 +120,11 @@ class SimulatorPrimaryStorageDriver(Recorder, PrimaryStorageDriver):
             hostUuid=host_uuid,
         )
 
+    async def resize_volume(
+        self, ps: dict[str, Any], install_path: str, size: int, *, shrink: bool = False, live: Any = None
+    ) -> None:
+        await self._run("resizeVolume", ps["uuid"], installPath=install_path, size=size, shrink=shrink)
+
     async def snapshot(
         self,
         ps: dict[str, Any],
@@ -126,6 +133,9 @@ class SimulatorPrimaryStorageDriver(Recorder, PrimaryStorageDriver):
         volume_path: str | None,
         snapshot_uuid: str,
         snapshot_path: str | None,
+        *,
+        snapshot_type: str | None = None,
+        live: Any = None,
     ) -> SnapshotResult | None:
         await self._run(
             f"{command}Snapshot",
@@ -142,6 +152,26 @@ class SimulatorPrimaryStorageDriver(Recorder, PrimaryStorageDriver):
 
     async def delete(self, ps: dict[str, Any]) -> None:
         await self._run("delete", ps["uuid"])
+
+    async def create_template(
+        self,
+        ps: dict[str, Any],
+        volume_uuid: str,
+        volume_path: str | None,
+        host_uuid: str | None,
+        target: str,
+        *,
+        progress: Progress | None = None,  # nothing is copied in a simulation
+    ) -> None:
+        await self._run(
+            "createTemplate",
+            ps["uuid"],
+            also=volume_uuid,
+            volumeUuid=volume_uuid,
+            volumeInstallPath=volume_path,
+            hostUuid=host_uuid,
+            templatePath=target,
+        )
 
 
 class SimulatorBackupStorageDriver(Recorder, BackupStorageDriver):
@@ -165,11 +195,28 @@ class SimulatorBackupStorageDriver(Recorder, BackupStorageDriver):
             size = bs["totalCapacity"]
         return StorageFacts(size, size, size)
 
-    async def download(self, bs: dict[str, Any], image: dict[str, Any], size_hint: int | None) -> DownloadResult:
+    async def download(
+        self, bs: dict[str, Any], image: dict[str, Any], size_hint: int | None, *, progress: Progress | None = None
+    ) -> DownloadResult:
         await self._run("download", bs["uuid"], also=image["uuid"], imageUuid=image["uuid"], url=image["url"])
         size = self.default_image_size if size_hint is None else size_hint
         path = f"{bs['url'].rstrip('/')}/images/{image['uuid']}.{image['format']}"
         return DownloadResult(path, size, size, hashlib.md5(image["url"].encode()).hexdigest())
+
+    def _image_path(self, bs: dict[str, Any], image_uuid: str, fmt: str) -> str:
+        return f"{bs['url'].rstrip('/')}/images/{image_uuid}.{fmt}"
+
+    async def template_path(self, bs: dict[str, Any], image_uuid: str, fmt: str) -> str:
+        await self._run("templatePath", bs["uuid"], also=image_uuid, imageUuid=image_uuid)
+        return self._image_path(bs, image_uuid, fmt)
+
+    async def commit_template(
+        self, bs: dict[str, Any], image_uuid: str, install_path: str, fmt: str, size_hint: int | None
+    ) -> DownloadResult:
+        """A simulated template is as big as the volume it was made from."""
+        await self._run("commitTemplate", bs["uuid"], also=image_uuid, imageUuid=image_uuid, installPath=install_path)
+        size = self.default_image_size if size_hint is None else size_hint
+        return DownloadResult(install_path, size, size, hashlib.md5(install_path.encode()).hexdigest())
 
     async def delete_bits(self, bs: dict[str, Any], install_path: str) -> None:
         await self._run("deleteBits", bs["uuid"], installPath=install_path)

@@ -26,6 +26,7 @@ from cloudbus.apis.internal.volume import CreateVmVolume, DetachVmVolumes, Expun
 from cloudbus.core import errors
 from cloudbus.core.logging import get_logger
 from cloudbus.core.messages import Reply
+from cloudbus.core.service import current_message_id
 
 log = get_logger(__name__)
 
@@ -81,7 +82,8 @@ class Calls:
         return bool(reply.get("settled"))
 
     async def create_volume(self, **fields: Any) -> dict[str, Any]:
-        reply = await self.bus.call_ok(CreateVmVolume(**fields))
+        # the API being handled (CreateVmInstance): a first copy of the image reports progress
+        reply = await self.bus.call_ok(CreateVmVolume(**fields, apiId=current_message_id.get()))
         return dict(reply.inventory or {})
 
     async def expunge_volumes(self, uuids: list[str], *, keep_bits: bool = False, return_capacity: bool = True) -> None:

@@ -54,6 +54,7 @@ class Instantiation:
     nics: list[dict[str, Any]]  # the VM's nic rows; IPs allocated by this run are filled in here
     hints: dict[str, str | None] = field(default_factory=dict)
     stop_after: bool = False  # CreateStopped: start, then cold-stop
+    full_copy: bool = False  # the root volume a whole copy of the image (FULL_COPY_TAG), not an overlay
     placement: Placement = field(default_factory=Placement)
     image_size: int = 0
     image_path: str | None = None  # the image's installPath on the selected backup storage
@@ -140,6 +141,7 @@ class Instantiation:
                 "size": self.image_size,
                 "rootImageUuid": vm["imageUuid"],
                 "imageInstallPath": self.image_path,
+                "fullCopy": self.full_copy,
             }
         ]
         for device, (offering, size) in enumerate(self.disk_sizes, start=1):
@@ -312,6 +314,11 @@ async def _l2_networks(db: Database, l3_uuids: list[str]) -> dict[str, dict[str,
     )
     async with db.read() as conn:
         return {row["l3"]: {k: row[k] for k in REALIZED_FIELDS} for row in (await conn.execute(query)).mappings()}
+
+
+# a CreateVmInstance system tag: the root volume is a whole (flat) copy of the image, so it
+# does not depend on the image cache (the seed's "full-copy"); an overlay otherwise
+FULL_COPY_TAG = "rootVolume::fullCopy"
 
 
 def planned_volumes(vm: dict[str, Any]) -> list[str]:

@@ -28,7 +28,13 @@ from cloudbus.services.journal import Journal
 from cloudbus.services.ownership import claim
 from cloudbus.services.vm_instance import store
 from cloudbus.services.vm_instance.calls import Calls
-from cloudbus.services.vm_instance.creation import Instantiation, encode_disks, planned_volumes, root_volume_storage
+from cloudbus.services.vm_instance.creation import (
+    FULL_COPY_TAG,
+    Instantiation,
+    encode_disks,
+    planned_volumes,
+    root_volume_storage,
+)
 from cloudbus.services.vm_instance.states import check_allowed
 
 if TYPE_CHECKING:
@@ -139,7 +145,14 @@ class Lifecycle:
             try:
                 if msg.strategy != "JustCreate":
                     hints = {"zoneUuid": msg.zoneUuid, "clusterUuid": msg.clusterUuid, "hostUuid": msg.hostUuid}
-                    await self.instantiate(row, hints, volumes, nics, stop_after=msg.strategy == "CreateStopped")
+                    await self.instantiate(
+                        row,
+                        hints,
+                        volumes,
+                        nics,
+                        stop_after=msg.strategy == "CreateStopped",
+                        full_copy=FULL_COPY_TAG in (msg.systemTags or []),
+                    )
             except BaseException:
                 await store.delete_vm(self.db, uuid)
                 await journal.close()
@@ -177,12 +190,13 @@ class Lifecycle:
         nics: list[dict[str, Any]] | None = None,
         *,
         stop_after: bool = False,
+        full_copy: bool = False,
     ) -> None:
         """Run the chain, then settle the VM row (state, placement, root volume) and its nics
         (IPs, hypervisor type) in one write."""
         if nics is None:
             nics = await store.nics(self.db, vm["uuid"])
-        run = Instantiation(self.db, self.calls, vm, volumes, nics, hints, stop_after=stop_after)
+        run = Instantiation(self.db, self.calls, vm, volumes, nics, hints, stop_after=stop_after, full_copy=full_copy)
         await run.run()
         async with self.db.tx() as conn:
             await conn.execute(
