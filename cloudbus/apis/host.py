@@ -47,8 +47,10 @@ LibvirtUri = Annotated[str, StringConstraints(strip_whitespace=True, min_length=
 
 
 class AddKVMHost(_Host, APICreateMessage):
-    """A KVM host reached through libvirt; `libvirtUri` defaults to
-    `qemu+ssh://<username>@<managementIp>:<sshPort>/system`."""
+    """A KVM host reached through libvirt at libvirtUri (default: qemu+ssh://username@managementIp:sshPort/system).
+
+    `qemu:///system` is this machine, `test:///default` libvirt's test driver (docs/kvm.md).
+    """
 
     name: Name
     managementIp: ManagementIp

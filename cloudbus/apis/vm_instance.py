@@ -68,7 +68,7 @@ class RebootVmInstance(_VmMessage):
 
 
 class GetVmConsoleAddress(_VmMessage):
-    """Reply: `hostIp`, `port`, `protocol` ("vnc") of the running VM's console."""
+    """Where the running VM's console listens: reply `hostIp`, `port`, `protocol` ("vnc")."""
 
     exactly_once: ClassVar[bool] = False  # a read
 

@@ -122,7 +122,11 @@ class KvmDriver(HypervisorDriver):
             try:
                 return job(conn)
             except libvirt.libvirtError as exc:
-                if exc.get_error_code() in (libvirt.VIR_ERR_SYSTEM_ERROR, libvirt.VIR_ERR_RPC, 38):
+                if exc.get_error_code() in (
+                    libvirt.VIR_ERR_SYSTEM_ERROR,
+                    libvirt.VIR_ERR_RPC,
+                    libvirt.VIR_ERR_NO_CONNECT,
+                ):
                     self.forget(uri)  # the daemon went away: reconnect next time
                 raise errors.fail(LIBVIRT, f"{what} on host[uuid:{host['uuid']}]: {exc.get_error_message()}") from None
 
