@@ -526,3 +526,35 @@ async def test_a_full_copy_root_volume_has_no_backing_file(cloud: Cloud, conn: A
     assert state(conn, vm["uuid"]) == libvirt.VIR_DOMAIN_RUNNING
     overlay = await create_vm(cloud, env, name="overlay")  # without the tag: an overlay on the cache
     assert "backing-filename" in info((await volume(cloud, overlay["rootVolumeUuid"]))["installPath"])
+
+
+@pytest.mark.parametrize(
+    ("params", "says"),
+    [
+        ({"libvirtUri": "http://10.0.0.5/"}, "libvirtUri"),
+        ({"libvirtUri": "xen:///system"}, "libvirtUri"),
+        ({"sshPort": 0}, "sshPort"),
+        ({"password": ""}, "password"),
+        ({"username": " "}, "username"),
+        ({"managementIp": ""}, "managementIp"),
+    ],
+)
+async def test_bad_kvm_host_input_is_refused_and_changes_nothing(
+    cloud: Cloud, params: dict[str, Any], says: str
+) -> None:
+    cluster = await new_cluster(cloud)
+    before = await cloud.snapshot()
+    good = {"name": "h", "managementIp": "10.0.0.5", "clusterUuid": cluster["uuid"], "username": "u", "password": "p"}
+    error = await cloud.error("AddKVMHost", **{**good, "libvirtUri": URI, **params})
+    assert error.code == "SYS.1007" and says in error.details
+    assert await cloud.snapshot() == before
+
+
+async def test_a_second_host_on_one_address_is_refused(cloud: Cloud) -> None:
+    cluster = await new_cluster(cloud)
+    host = {"managementIp": "10.0.0.5", "clusterUuid": cluster["uuid"], "username": "u", "password": "p"}
+    await cloud.ok("AddKVMHost", name="h1", libvirtUri=URI, **host)
+    before = await cloud.snapshot()
+    error = await cloud.error("AddKVMHost", name="h2", libvirtUri=URI, **host)
+    assert error.code == "SYS.1007" and "managementIp[10.0.0.5]" in error.details
+    assert await cloud.snapshot() == before
