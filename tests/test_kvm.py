@@ -22,6 +22,7 @@ import pytest
 from cloudbus.core.logging import configure
 from cloudbus.core.messages import Event
 from cloudbus.testing import Cloud
+from tests.support.cluster import wait_until
 from tests.support.kvm_env import MiB, exists, files_under, info, kvm_env, qemu_io, sh
 from tests.support.vm_env import create_vm
 
@@ -291,8 +292,21 @@ async def test_reconnect_corrects_vm_states_from_the_host(cloud: Cloud, conn: An
     vm = await create_vm(cloud, env)
     running = await host_of(cloud, env["host"]["uuid"])
     domain(conn, vm["uuid"]).destroy()  # the VM dies behind cloudbus's back
-    reconnected = await cloud.ok("ReconnectHost", uuid=env["host"]["uuid"])
+    reported: list[dict[str, Any]] = []
+
+    async def heard(event: Event) -> None:
+        reported.append(event.data)
+
+    subscription = await cloud.node.bus.subscribe("host.unknown.vms", heard)
+    try:
+        reconnected = await cloud.ok("ReconnectHost", uuid=env["host"]["uuid"])
+        await wait_until(lambda: reported, 10, lambda: "no host.unknown.vms event")
+    finally:
+        await subscription.cancel()
     assert reconnected["status"] == "Connected"
+    # (domains of other tests' clouds share the test driver: they are unknown here too)
+    assert reported[0]["hostUuid"] == env["host"]["uuid"] and "test" in reported[0]["domains"]
+    assert vm["uuid"] not in reported[0]["domains"]
     found = await vm_of(cloud, vm["uuid"])
     assert found["state"] == "Stopped" and found["hostUuid"] is None
     assert found["lastHostUuid"] == env["host"]["uuid"]
