@@ -495,7 +495,11 @@ def _live(conn: Any, vm_uuid: str, xml: str, attach: bool) -> dict[str, Any]:
     if dom is None:
         return {}  # a stopped VM: its volumes are read at the next start
     if conn.getType() == "TEST":  # the test driver has no device hotplug: change the definition
-        return _redefine(conn, dom, xml, attach)
+        disk = ET.fromstring(xml)
+        target = disk.find("target")
+        return _redefine(
+            conn, dom, target.get("dev") if target is not None else None, lambda _: disk if attach else None
+        )
     # the definition changes with the running domain, so a restart keeps what was attached; a
     # live detach is a request the guest answers (libvirt waits a few seconds for it)
     flags = libvirt.VIR_DOMAIN_AFFECT_CONFIG
@@ -535,29 +539,30 @@ def _test_snapshot(conn: Any, dom: Any, dev: str, path: str, kind: str, args: di
         _qemu_img("snapshot", "-c", str(args["snapshotUuid"]), path)
         return {}
     _qemu_img("create", "-q", "-f", "qcow2", "-b", path, "-F", "qcow2", str(args["newPath"]))
-    xml = kvm_domain.disk_xml({"uuid": dev, "installPath": args["newPath"], "deviceId": _device_id(dev)})
-    return _redefine(conn, dom, xml, True)
+
+    def on_new_overlay(disk: ET.Element | None) -> ET.Element | None:
+        source = disk.find("source") if disk is not None else None
+        if source is not None:
+            source.set("file", str(args["newPath"]))
+        return disk
+
+    return _redefine(conn, dom, dev, on_new_overlay)
 
 
-def _device_id(dev: str) -> int:
-    n = 0
-    for letter in dev[2:]:
-        n = n * 26 + ord(letter) - ord("a") + 1
-    return n - 1
-
-
-def _redefine(conn: Any, dom: Any, disk: str, attach: bool) -> dict[str, Any]:
-    domain = ET.fromstring(dom.XMLDesc(0))
+def _redefine(
+    conn: Any, dom: Any, dev: str | None, change: Callable[[ET.Element | None], ET.Element | None]
+) -> dict[str, Any]:
+    """The test driver has no hotplug and no live disk changes: its domain's definition gets
+    disk `dev` replaced by `change(the disk or None)` (None: no such disk)."""
+    domain = ET.fromstring(dom.XMLDesc(libvirt_module().VIR_DOMAIN_XML_INACTIVE))
     devices = domain.find("devices")
     assert devices is not None
-    target = ET.fromstring(disk).find("target")
-    dev = target.get("dev") if target is not None else None
-    for old in devices.findall("disk"):
-        old_target = old.find("target")
-        if old_target is not None and old_target.get("dev") == dev:
-            devices.remove(old)
-    if attach:
-        devices.append(ET.fromstring(disk))
+    current = next((d for d in devices.findall("disk") if d.find(f"target[@dev='{dev}']") is not None), None)
+    if current is not None:
+        devices.remove(current)
+    new = change(current)
+    if new is not None:
+        devices.append(new)
     conn.defineXML(ET.tostring(domain, encoding="unicode"))
     return {}
 
