@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
+from cloudbus import inventory
 from cloudbus.apis.host import AddKVMHost, AddSimulatorHost, ChangeHostState, DeleteHost, ReconnectHost, UpdateHost
 from cloudbus.apis.internal.host import (
     HYPERVISOR_PARALLELISM,
@@ -260,6 +261,8 @@ class HostService(ResourceService):
             host = await load(conn, HOST, msg.hostUuid)
             if args.get("destHostUuid"):  # a migration: the driver needs to reach the destination
                 args["destHost"] = await load(conn, HOST, args["destHostUuid"])
+            if args.get("nics") and hasattr(self.node.hypervisor(host["hypervisorType"]), "realize_l2"):
+                args["nics"] = await _with_l2_networks(conn, args["nics"])
         return Reply(result=await self._vm_command(host, msg.command, msg.vmInstanceUuid, args))
 
     @handles(HypervisorCommands, chain=False)
@@ -417,3 +420,15 @@ def _capacity(host: dict[str, Any], facts: HostFacts) -> dict[str, Any]:
         "cpuNum": facts.cpuNum,
         "architecture": facts.architecture,
     }
+
+
+async def _with_l2_networks(conn: Any, nics: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The nics a VM starts with, each with the L2 its L3 is on (what a host bridges it to)."""
+    l3, l2 = inventory.get("L3Network").table, L2_NETWORK.table
+    rows = await conn.execute(
+        select(l3.c.uuid.label("l3"), *(l2.c[k] for k in REALIZED_FIELDS))
+        .select_from(l3.join(l2, l2.c.uuid == l3.c.l2NetworkUuid))
+        .where(l3.c.uuid.in_({nic["l3NetworkUuid"] for nic in nics}))
+    )
+    by_l3 = {row["l3"]: {k: row[k] for k in REALIZED_FIELDS} for row in rows.mappings()}
+    return [{**nic, "l2Network": by_l3.get(nic["l3NetworkUuid"])} for nic in nics]

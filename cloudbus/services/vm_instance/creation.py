@@ -28,7 +28,6 @@ from cloudbus import inventory
 from cloudbus.core.db import Database
 from cloudbus.core.ids import new_uuid
 from cloudbus.core.workflow import FlowChain, Step
-from cloudbus.inventory.l2_network import REALIZED_FIELDS
 from cloudbus.services.vm_instance import store
 from cloudbus.services.vm_instance.calls import Calls
 
@@ -202,9 +201,8 @@ class Instantiation:
         await self.calls.hypervisor(str(self.placement.hostUuid), "stopVm", self.vm["uuid"], type="cold")
 
     async def spec(self) -> dict[str, Any]:
-        """What the hypervisor is told to start: sizes, volumes (their files), nics (their L2s)."""
+        """What the hypervisor is told to start: sizes, volumes (their files), nics (their L3s)."""
         volumes = self.volumes or await _attached_volumes(self.db, self.vm["uuid"])
-        l2s = await _l2_networks(self.db, [n["l3NetworkUuid"] for n in self.nics])
         return {
             "cpuNum": self.vm["cpuNum"],
             "memorySize": self.vm["memorySize"],
@@ -214,7 +212,7 @@ class Instantiation:
                     "mac": n["mac"],
                     "ip": n["ip"],
                     "deviceId": n["deviceId"],
-                    "l2Network": l2s.get(n["l3NetworkUuid"]),
+                    "l3NetworkUuid": n["l3NetworkUuid"],
                 }
                 for n in self.nics
             ],
@@ -300,20 +298,6 @@ async def _attached_volumes(db: Database, vm_uuid: str) -> list[dict[str, Any]]:
     )
     async with db.read() as conn:
         return [dict(row) for row in (await conn.execute(query)).mappings()]
-
-
-async def _l2_networks(db: Database, l3_uuids: list[str]) -> dict[str, dict[str, Any]]:
-    """l3 uuid -> the L2 it is on (what a host bridges the nic to)."""
-    if not l3_uuids:
-        return {}
-    l3, l2 = inventory.get("L3Network").table, inventory.get("L2Network").table
-    query = (
-        select(l3.c.uuid.label("l3"), *(l2.c[k] for k in REALIZED_FIELDS))
-        .select_from(l3.join(l2, l2.c.uuid == l3.c.l2NetworkUuid))
-        .where(l3.c.uuid.in_(set(l3_uuids)))
-    )
-    async with db.read() as conn:
-        return {row["l3"]: {k: row[k] for k in REALIZED_FIELDS} for row in (await conn.execute(query)).mappings()}
 
 
 # a CreateVmInstance system tag: the root volume is a whole (flat) copy of the image, so it
