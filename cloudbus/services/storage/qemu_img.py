@@ -18,6 +18,7 @@ import json
 import os
 import re
 import shutil
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from cloudbus.core import errors
@@ -34,8 +35,9 @@ def io_error(what: str, exc: BaseException) -> errors.CloudBusError:
     return errors.fail(STORAGE_IO, f"{what} failed: {exc}")
 
 
-async def run(*args: str) -> str:
-    """Run `qemu-img <args>`; its stdout, or STORAGE.1000 with its stderr."""
+async def run(*args: str, follow: Callable[[asyncio.StreamReader], Awaitable[None]] | None = None) -> str:
+    """Run `qemu-img <args>`; its stdout, or STORAGE.1000 with its stderr. `follow` reads the
+    stdout as it comes instead (progress lines), and the answer is then empty."""
     binary = shutil.which(BINARY)
     if binary is None:
         raise errors.fail(STORAGE_IO, f"{BINARY} is not installed on this machine: install qemu-utils")
@@ -44,11 +46,17 @@ async def run(*args: str) -> str:
         binary, *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
     )
     try:
-        out, err = await proc.communicate()
-    except asyncio.CancelledError:
-        # a timed-out caller must not leave qemu-img writing behind its back
-        proc.kill()
-        await proc.wait()
+        if follow is None:
+            out, err = await proc.communicate()
+        else:
+            assert proc.stdout is not None  # piped above
+            out = b""
+            err, _ = await asyncio.gather(_read_all(proc.stderr), follow(proc.stdout))
+            await proc.wait()
+    except BaseException:
+        if proc.returncode is None:  # a timed-out caller must not leave qemu-img writing behind its back
+            proc.kill()
+            await proc.wait()
         raise
     if proc.returncode != 0:
         stderr = err.decode(errors="replace").strip()
@@ -120,24 +128,7 @@ _PERCENT = re.compile(rb"\((\d+(?:\.\d+)?)/100%\)")
 
 async def convert_reporting(src: str, dst: str, progress: Any = None, out_fmt: str = "qcow2") -> None:
     """`convert`, with `-p`: `progress` (sync or async, optional) gets qemu-img's percentages."""
-    binary = shutil.which(BINARY)
-    if binary is None:
-        raise errors.fail(STORAGE_IO, f"{BINARY} is not installed on this machine: install qemu-utils")
-    args = ["convert", "-p", "-O", out_fmt, src, dst]
-    proc = await asyncio.create_subprocess_exec(
-        binary, *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
-    )
-    try:
-        err, _ = await asyncio.gather(_read_all(proc.stderr), _follow(proc.stdout, progress))
-        await proc.wait()
-    except BaseException:
-        if proc.returncode is None:  # a timed-out caller must not leave qemu-img writing
-            proc.kill()
-            await proc.wait()
-        raise
-    if proc.returncode != 0:
-        stderr = err.decode(errors="replace").strip()
-        raise errors.fail(STORAGE_IO, f"[{' '.join([BINARY, *args])}] exited with {proc.returncode}: {stderr}")
+    await run("convert", "-p", "-O", out_fmt, src, dst, follow=lambda stdout: _follow(stdout, progress))
 
 
 async def _read_all(stream: asyncio.StreamReader | None) -> bytes:
