@@ -26,7 +26,7 @@ from cloudbus.core import errors
 from cloudbus.core.progress import Progress, from_thread, percent_of
 from cloudbus.services.storage import qemu_img
 from cloudbus.services.storage.base import BackupStorageDriver, DownloadResult, StorageFacts
-from cloudbus.services.storage.qcow2 import remove_own_files, remove_quietly, statvfs_facts
+from cloudbus.services.storage.files import make_dirs, open_directory, remove_own_files, remove_quietly, storage_root
 from cloudbus.services.storage.qemu_img import io_error
 
 IMAGE_DIR = "images"
@@ -43,29 +43,19 @@ class Cancelled(Exception):
 class LocalDirBackupStorageDriver(BackupStorageDriver):
     """Serves LocalDirBackupStorage: `url` is a directory on the management node."""
 
-    @staticmethod
-    def root(bs: dict[str, Any]) -> str:
-        return str(bs["url"]).rstrip("/") or "/"
+    root = staticmethod(storage_root)
 
     def image_dir(self, bs: dict[str, Any]) -> str:
         return os.path.join(self.root(bs), IMAGE_DIR)
 
     async def connect(self, bs: dict[str, Any]) -> StorageFacts:
-        root = self.root(bs)
-        try:
-            await asyncio.to_thread(os.makedirs, root, exist_ok=True)
-        except OSError as exc:
-            raise io_error(f"creating directory[{root}]", exc) from None
-        return statvfs_facts(root, root)
+        return await open_directory(self.root(bs))
 
     async def download(
         self, bs: dict[str, Any], image: dict[str, Any], size_hint: int | None, *, progress: Progress | None = None
     ) -> DownloadResult:
         path = os.path.join(self.image_dir(bs), f"{image['uuid']}.{image['format']}")
-        try:
-            await asyncio.to_thread(os.makedirs, os.path.dirname(path), exist_ok=True)
-        except OSError as exc:
-            raise io_error(f"creating directory[{os.path.dirname(path)}]", exc) from None
+        await make_dirs(os.path.dirname(path))
         md5 = await _fetch(str(image["url"]), path, progress)
         try:
             size, actual = await _measure(path, str(image["format"]))
@@ -78,10 +68,7 @@ class LocalDirBackupStorageDriver(BackupStorageDriver):
         """`images/<imageUuid>.<fmt>`, its directory made and checked writable; nothing there yet."""
         path = os.path.join(self.image_dir(bs), f"{image_uuid}.{fmt}")
         directory = os.path.dirname(path)
-        try:
-            await asyncio.to_thread(os.makedirs, directory, exist_ok=True)
-        except OSError as exc:
-            raise io_error(f"creating directory[{directory}]", exc) from None
+        await make_dirs(directory)
         if not await asyncio.to_thread(os.access, directory, os.W_OK | os.X_OK):
             raise errors.fail(qemu_img.STORAGE_IO, f"directory[{directory}] is not writable")
         if await asyncio.to_thread(os.path.lexists, path):

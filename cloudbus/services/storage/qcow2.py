@@ -23,13 +23,21 @@ import asyncio
 import os
 import re
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from cloudbus.core import errors
 from cloudbus.core.ids import new_uuid
 from cloudbus.services.storage import qemu_img
 from cloudbus.services.storage.base import SNAPSHOT_TYPES, Live, PrimaryStorageDriver, SnapshotResult, StorageFacts
+from cloudbus.services.storage.files import (
+    check_dir,
+    open_directory,
+    remove_own_files,
+    remove_quietly,
+    statvfs_facts,
+    storage_root,
+    write_atomically,
+)
 from cloudbus.services.storage.qemu_img import io_error
 
 CACHE_DIR = "imagecache"
@@ -42,44 +50,6 @@ OWN_FILE = re.compile(r"^[0-9a-f]{32}\.qcow2(\.[0-9a-f]{32}\.part)?$")
 OWN_DIR = re.compile(r"^[0-9a-f]{32}$")  # snapshots/<volumeUuid>
 
 
-def statvfs_facts(path: str, mount_path: str | None = None) -> StorageFacts:
-    """The size of the file system holding `path`, as storage facts."""
-    try:
-        st = os.statvfs(path)
-    except OSError as exc:
-        raise io_error(f"statvfs of {path}", exc) from None
-    total, available = st.f_blocks * st.f_frsize, st.f_bavail * st.f_frsize
-    return StorageFacts(total, total, available, mount_path)
-
-
-async def write_atomically(target: str, write: Callable[[str], Awaitable[Any]], what: str) -> None:
-    """`write(temp)`, then rename the temporary file to `target`: whoever reads `target` sees a
-    whole file or none, and a failure (OSError as STORAGE.1000 saying `what`) leaves neither."""
-    temp = f"{target}.{new_uuid()}.part"
-    try:
-        await write(temp)
-        await asyncio.to_thread(os.replace, temp, target)
-    except OSError as exc:
-        remove_quietly(temp)
-        raise io_error(what, exc) from None
-    except BaseException:
-        remove_quietly(temp)
-        raise
-
-
-def remove_quietly(path: str) -> None:
-    """Best-effort cleanup on a failure path: the original error is what the caller reports."""
-    try:
-        os.remove(path)
-    except OSError:
-        pass
-
-
-def check_dir(path: str) -> None:
-    if not os.path.isdir(path):
-        raise errors.fail(qemu_img.STORAGE_IO, f"directory[{path}] does not exist (is the shared storage mounted?)")
-
-
 class Qcow2PrimaryStorageDriver(PrimaryStorageDriver):
     """Serves SharedMountPoint: `url` is a directory mounted at the same path on every host."""
 
@@ -89,9 +59,7 @@ class Qcow2PrimaryStorageDriver(PrimaryStorageDriver):
 
     # -- paths -------------------------------------------------------------------------
 
-    @staticmethod
-    def root(ps: dict[str, Any]) -> str:
-        return str(ps["url"]).rstrip("/") or "/"
+    root = staticmethod(storage_root)
 
     def volume_path(self, ps: dict[str, Any], volume_uuid: str) -> str:
         return os.path.join(self.root(ps), VOLUME_DIR, f"{volume_uuid}.qcow2")
@@ -109,12 +77,7 @@ class Qcow2PrimaryStorageDriver(PrimaryStorageDriver):
     # -- storage -----------------------------------------------------------------------
 
     async def connect(self, ps: dict[str, Any]) -> StorageFacts:
-        root = self.root(ps)
-        try:
-            await asyncio.to_thread(os.makedirs, root, exist_ok=True)
-        except OSError as exc:
-            raise io_error(f"creating directory[{root}]", exc) from None
-        return statvfs_facts(root, root)
+        return await open_directory(self.root(ps))
 
     async def host_capacity(self, ps: dict[str, Any], host: dict[str, Any]) -> StorageFacts:
         check_dir(self.root(ps))
@@ -422,21 +385,3 @@ class Qcow2PrimaryStorageDriver(PrimaryStorageDriver):
                 if (await qemu_img.info(file)).get("backing-filename") == backing:
                     found.append(file)
         return found
-
-
-def remove_own_files(directory: str, own: re.Pattern[str]) -> None:
-    """Remove the files named like `own` from `directory`, then the directory if that emptied it."""
-    try:
-        names = os.listdir(directory)
-    except FileNotFoundError:
-        return
-    except OSError as exc:
-        raise io_error(f"listing directory[{directory}]", exc) from None
-    try:
-        for name in names:
-            if own.match(name):
-                os.remove(os.path.join(directory, name))
-        if not os.listdir(directory):
-            os.rmdir(directory)
-    except OSError as exc:
-        raise io_error(f"removing the files of directory[{directory}]", exc) from None
