@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, select, update
 
 from cloudbus.apis.backup_storage import DeleteImageFromBackupStorage, DownloadImageToBackupStorage
 from cloudbus.apis.image import (
@@ -45,8 +45,7 @@ from cloudbus.inventory.declarations import Inventory
 from cloudbus.inventory.image import IMAGE, image_backup_storage_ref_table
 from cloudbus.services.base import ResourceService
 from cloudbus.services.common import STATE_EVENTS, changes, load, load_row, new_row, set_fields
-from cloudbus.services.image_template import TemplateHandlers
-from cloudbus.services.ownership import claim
+from cloudbus.services.image_template import TemplateHandlers, insert_image
 
 DOWNLOAD = errors.register("BS.1000", "Unable to download the image to backup storage")
 ALLOCATE = errors.register("BS.1003", "Unable to allocate backup storage")
@@ -81,7 +80,6 @@ class ImageService(TemplateHandlers, ResourceService):
         storages = list(dict.fromkeys(msg.backupStorageUuids))
         uuid = msg.new_resource_uuid()
         fmt = msg.format or ("iso" if msg.mediaType == "ISO" else "qcow2")
-        now = utcnow()
         row = new_row(
             uuid,
             name=msg.name,
@@ -100,14 +98,7 @@ class ImageService(TemplateHandlers, ResourceService):
             system=msg.system,
             virtio=msg.virtio,
         )
-        ref_rows = [
-            {"imageUuid": uuid, "backupStorageUuid": bs, "status": "Downloading", "createDate": now, "lastOpDate": now}
-            for bs in storages
-        ]
-        async with self.db.tx() as conn:
-            await claim(conn, IMAGE, row)
-            await conn.execute(insert(IMAGE.table).values(row))
-            await conn.execute(insert(refs).values(ref_rows))
+        await insert_image(self.db, row, storages)
 
         async def download(bs_uuid: str) -> Reply:
             download = DownloadImageToBackupStorage(

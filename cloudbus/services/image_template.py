@@ -49,6 +49,26 @@ refs = image_backup_storage_ref_table
 zone_ref = backup_storage_zone_ref_table
 
 
+async def insert_image(db: Any, row: dict[str, Any], storages: list[str]) -> None:
+    """An image's row (owned by the caller's account) and a ref to each backup storage it is
+    going to, in the image's status, in one transaction (AddImage and the templates)."""
+    now = utcnow()
+    ref_rows = [
+        {
+            "imageUuid": row["uuid"],
+            "backupStorageUuid": bs,
+            "status": row["status"],
+            "createDate": now,
+            "lastOpDate": now,
+        }
+        for bs in storages
+    ]
+    async with db.tx() as conn:
+        await claim(conn, IMAGE, row)
+        await conn.execute(insert(IMAGE.table).values(row))
+        await conn.execute(insert(refs).values(ref_rows))
+
+
 class TemplateHandlers:
     """Mixed into ImageService (which provides db and bus)."""
 
@@ -162,15 +182,7 @@ class TemplateHandlers:
             virtio=True,
             **fields,
         )
-        now = utcnow()
-        ref_rows = [
-            {"imageUuid": uuid, "backupStorageUuid": bs, "status": "Creating", "createDate": now, "lastOpDate": now}
-            for bs in storages
-        ]
-        async with self.db.tx() as conn:
-            await claim(conn, IMAGE, row)
-            await conn.execute(insert(IMAGE.table).values(row))
-            await conn.execute(insert(refs).values(ref_rows))
+        await insert_image(self.db, row, storages)
 
     async def _copy_to(self, bs_uuid: str, vol: dict[str, Any], image_uuid: str, made: list[dict[str, Any]]) -> None:
         asked = await self.bus.call_ok(AskTemplateInstallPath(backupStorageUuid=bs_uuid, imageUuid=image_uuid))
