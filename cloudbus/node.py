@@ -51,11 +51,13 @@ SERVICES = [
     "cloudbus.services.tag:TagService",
     "cloudbus.services.security_group:SecurityGroupService",
     "cloudbus.services.identity:IdentityService",
+    "cloudbus.services.openstack.service:OpenStackService",
 ]
 
 HYPERVISORS = {
     "Simulator": "cloudbus.services.hypervisors.simulator:SimulatorDriver",
     "KVM": "cloudbus.services.hypervisors.kvm:KvmDriver",  # imports libvirt on first use
+    "OpenStack": "cloudbus.services.openstack.compute:OpenStackDriver",  # openstacksdk on first use
 }
 
 # Storage type -> driver; types naming the same driver share one instance.
@@ -67,6 +69,8 @@ STORAGE_DRIVERS = {
     "SftpBackupStorage": "cloudbus.services.storage.simulator:SimulatorBackupStorageDriver",
     "SharedMountPoint": "cloudbus.services.storage.qcow2:Qcow2PrimaryStorageDriver",
     "LocalDirBackupStorage": "cloudbus.services.storage.localdir:LocalDirBackupStorageDriver",
+    "OpenStackCinder": "cloudbus.services.openstack.storage:CinderPrimaryStorageDriver",
+    "OpenStackGlance": "cloudbus.services.openstack.storage:GlanceBackupStorageDriver",
 }
 
 
@@ -114,6 +118,9 @@ class ManagementNode:
         self.hypervisors: dict[str, Any] = {name: load(path)() for name, path in HYPERVISORS.items()}
         drivers: dict[str, Any] = {path: load(path)() for path in set(STORAGE_DRIVERS.values())}
         self.storage_drivers: dict[str, Any] = {name: drivers[path] for name, path in STORAGE_DRIVERS.items()}
+        for driver in [*self.hypervisors.values(), *drivers.values()]:
+            if hasattr(driver, "bind"):  # drivers that read their own service's tables (OpenStack's logins)
+                driver.bind(self)
         self.services: list[Service] = [load(path)(self) for path in services or SERVICES]
 
     @property

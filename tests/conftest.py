@@ -2,6 +2,8 @@
 
     pytest                       # backend "local": LocalBus + SQLite file
     pytest --backend=amqp        # AmqpBus + PostgreSQL, API calls through RabbitMQ
+    pytest --backend=openstack   # only the tests marked `openstack`: LocalBus + SQLite driving a
+                                 # private real OpenStack (tests/support/openstack.py starts it)
 
 The amqp backend starts RabbitMQ and PostgreSQL (testcontainers when a Docker engine
 answers, otherwise the locally installed servers on free loopback ports) once per
@@ -25,10 +27,25 @@ from cloudbus.testing import Cloud
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--backend",
-        choices=("local", "amqp"),
+        choices=("local", "amqp", "openstack"),
         default=os.environ.get("CLOUDBUS_TEST_BACKEND", "local"),
-        help="local = LocalBus + SQLite; amqp = AmqpBus + PostgreSQL",
+        help="local = LocalBus + SQLite; amqp = AmqpBus + PostgreSQL; openstack = the openstack tests alone",
     )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "openstack: drives a real OpenStack; run by pytest --backend=openstack")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The openstack lane runs the openstack tests alone; the other lanes leave them out (they
+    need the OpenStack that lane starts), deselected rather than skipped."""
+    on_openstack = config.getoption("--backend") == "openstack"
+    keep = [item for item in items if (item.get_closest_marker("openstack") is not None) == on_openstack]
+    dropped = [item for item in items if item not in keep]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
 
 
 @pytest.fixture(scope="session")
@@ -77,7 +94,7 @@ def sqlite_url(tmp_path: Path) -> str:
 
 @pytest.fixture
 def db_url(backend: str, request: pytest.FixtureRequest, sqlite_url: str) -> str:
-    if backend == "local":
+    if backend in ("local", "openstack"):
         return sqlite_url
     postgres = request.getfixturevalue("postgres")
     return postgres.create_database(f"t_{new_uuid()[:12]}")  # type: ignore[attr-defined]
@@ -85,7 +102,7 @@ def db_url(backend: str, request: pytest.FixtureRequest, sqlite_url: str) -> str
 
 @pytest.fixture
 def bus_url(backend: str, request: pytest.FixtureRequest) -> str | None:
-    if backend == "local":
+    if backend in ("local", "openstack"):
         return None
     return str(request.getfixturevalue("rabbitmq_url"))
 
@@ -102,3 +119,12 @@ def libvirt_system() -> str:
     from tests.support.libvirt_system import system_libvirt_uri
 
     return system_libvirt_uri()
+
+
+@pytest.fixture(scope="session")
+def openstack_env() -> dict[str, str]:
+    """The OS_* login of the private real OpenStack (started, and installed on first use, by
+    tests/support/openstack.py; stays up after the session for the next run to reuse)."""
+    from tests.support import openstack
+
+    return openstack.up()

@@ -8,18 +8,21 @@
 
 `NAME := Api ...` remembers the reply's payload (its `inventory`, `inventories` or `total`)
 under NAME. In later tokens `$NAME` is the remembered inventory's uuid and `${NAME.path}`
-walks fields and list indexes (`${hosts.0.managementIp}`). An unknown name or path is a
-usage error: nothing is sent.
+walks fields and list indexes (`${hosts.0.managementIp}`). `${env.VARIABLE}` is an environment
+variable (a command file reads a cloud's login from OS_* that way, not from the file). An unknown
+name, path or variable is a usage error: nothing is sent.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Sequence
 from typing import Any
 
 from cloudbus.apis.parser import UsageError
 
+ENV = "env"  # ${env.NAME}: an environment variable
 LABEL = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 _REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_-]*)((?:\.[A-Za-z0-9_]+)*)\}|\$([A-Za-z_][A-Za-z0-9_-]*)")
 
@@ -42,6 +45,10 @@ def expand(tokens: Sequence[str], names: dict[str, Any]) -> list[str]:
 def _lookup(match: re.Match[str], names: dict[str, Any]) -> str:
     name = match.group(1) or match.group(3)
     path = [p for p in (match.group(2) or "").split(".") if p]
+    if name == ENV and name not in names and len(path) == 1:
+        if path[0] not in os.environ:
+            raise UsageError(f"reference [{match.group(0)}]: the environment has no {path[0]}")
+        return os.environ[path[0]]
     if name not in names:
         raise UsageError(f"unknown reference [{match.group(0)}]: no earlier line was named '{name} := ...'")
     value = names[name]

@@ -2,7 +2,8 @@
 
 Built from the inventory declarations (each resource declares its parents). Cycles are
 rejected at start-up. `plan(root)` gives the order a cascade visits (parent, child) pairs:
-post-order (children before parents), siblings alphabetically, each pair once, the root last.
+post-order (children before parents), siblings alphabetically (those declared
+`cascade_last` after the others), each pair once, the root last.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def build_graph(inventories: Iterable[Inventory]) -> nx.DiGraph:
     if duplicates:
         raise CascadeGraphError(f"resource types declared twice: {sorted(duplicates)}")
     for inv in declared:
-        graph.add_node(inv.name, service=inv.service_id)
+        graph.add_node(inv.name, service=inv.service_id, last=inv.cascade_last)
     for inv in declared:
         for parent in inv.parent_types:
             if parent not in graph:
@@ -52,7 +53,7 @@ def plan(graph: nx.DiGraph, root: str) -> list[Pair]:
     seen: set[Pair] = set()
 
     def visit(node: str, parent: str | None) -> None:
-        for child in sorted(graph.successors(node)):
+        for child in sorted(graph.successors(node), key=lambda n: (graph.nodes[n].get("last", False), n)):
             visit(child, node)
         pair = (parent, node)
         if pair not in seen:

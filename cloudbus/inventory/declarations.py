@@ -122,6 +122,9 @@ class Inventory:
     # table (L2VlanNetwork = the l2_network rows whose type is L2VlanNetwork)
     where: dict[str, Any] = field(default_factory=dict)
     tenancy: Tenancy | None = None
+    # deleted after its siblings in a cascade: it holds what deleting them needs (an OpenStack
+    # cloud's login, which the drivers removing its servers and volumes use)
+    cascade_last: bool = False
 
     @property
     def parent_types(self) -> list[str]:

@@ -32,6 +32,7 @@ from cloudbus.apis.backup_storage import (
     UpdateBackupStorage,
     UpdateSftpBackupStorage,
 )
+from cloudbus.apis.internal.openstack import AddDiscoveredBackupStorage
 from cloudbus.apis.internal.storage import AskTemplateInstallPath, CommitTemplateToBackupStorage
 from cloudbus.cascade.messages import CascadeStep
 from cloudbus.core import errors
@@ -97,6 +98,10 @@ class BackupStorageService(ResourceService):
         if taken is not None:  # two would share one images directory, and delete each other's files
             raise errors.invalid_argument(f"backup storage[uuid:{taken}] already keeps its images in url[{msg.url}]")
         return await self._add(msg, LOCAL_DIR, {"totalCapacity": 0, "availableCapacity": 0})
+
+    @handles(AddDiscoveredBackupStorage)
+    async def add_discovered(self, msg: AddDiscoveredBackupStorage) -> dict[str, Any]:
+        return await self._add(msg, msg.type, {"totalCapacity": 0, "availableCapacity": 0})
 
     async def _add(self, msg: Any, bs_type: str, fields: dict[str, Any]) -> dict[str, Any]:
         uuid = msg.new_resource_uuid()

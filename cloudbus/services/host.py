@@ -32,6 +32,7 @@ from cloudbus.apis.internal.host import (
     ReturnHostCapacity,
     VmCommand,
 )
+from cloudbus.apis.internal.openstack import AddDiscoveredHost
 from cloudbus.apis.internal.tag import RecordTags
 from cloudbus.apis.internal.vm import SyncHostVms
 from cloudbus.cascade.messages import CascadeStep
@@ -45,6 +46,7 @@ from cloudbus.inventory.cluster import CLUSTER
 from cloudbus.inventory.declarations import Inventory
 from cloudbus.inventory.host import HOST
 from cloudbus.inventory.l2_network import L2_NETWORK, REALIZED_FIELDS, l2_network_cluster_ref_table
+from cloudbus.inventory.l3_network import l3_network_dns_table
 from cloudbus.inventory.primary_storage import POOL_FIELDS, PRIMARY_STORAGE, primary_storage_cluster_ref_table
 from cloudbus.services import host_allocator
 from cloudbus.services.base import ResourceService
@@ -132,7 +134,13 @@ class HostService(ResourceService):
             msg, "KVM", username=msg.username, password=msg.password, sshPort=msg.sshPort, libvirtUri=uri
         )
 
-    async def _add(self, msg: AddSimulatorHost | AddKVMHost, hypervisor: str, **fields: Any) -> dict[str, Any]:
+    @handles(AddDiscoveredHost)
+    async def add_discovered_host(self, msg: AddDiscoveredHost) -> dict[str, Any]:
+        return await self._add(msg, msg.hypervisorType)
+
+    async def _add(
+        self, msg: AddSimulatorHost | AddKVMHost | AddDiscoveredHost, hypervisor: str, **fields: Any
+    ) -> dict[str, Any]:
         """Insert the host Connecting, connect it; a host that cannot be connected is removed again."""
         uuid = msg.new_resource_uuid()
         async with self.db.tx() as conn:
@@ -261,8 +269,11 @@ class HostService(ResourceService):
             host = await load(conn, HOST, msg.hostUuid)
             if args.get("destHostUuid"):  # a migration: the driver needs to reach the destination
                 args["destHost"] = await load(conn, HOST, args["destHostUuid"])
-            if args.get("nics") and hasattr(self.node.hypervisor(host["hypervisorType"]), "realize_l2"):
+            driver = self.node.hypervisor(host["hypervisorType"])
+            if args.get("nics") and hasattr(driver, "realize_l2"):
                 args["nics"] = await _with_l2_networks(conn, args["nics"])
+            if args.get("nics") and getattr(driver, "needs_l3_details", False):
+                args["nics"] = await _with_l3_networks(conn, args["nics"])
         return Reply(result=await self._vm_command(host, msg.command, msg.vmInstanceUuid, args))
 
     @handles(HypervisorCommands, chain=False)
@@ -432,3 +443,26 @@ async def _with_l2_networks(conn: Any, nics: list[dict[str, Any]]) -> list[dict[
     )
     by_l3 = {row["l3"]: {k: row[k] for k in REALIZED_FIELDS} for row in rows.mappings()}
     return [{**nic, "l2Network": by_l3.get(nic["l3NetworkUuid"])} for nic in nics]
+
+
+async def _with_l3_networks(conn: Any, nics: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The nics a VM starts with, each with its L3's ranges and DNS (what a cloud's driver
+    realises the L3 as: OpenStack's Neutron subnet)."""
+    l3, ranges = inventory.get("L3Network").table, inventory.get("IpRange").table
+    dns = l3_network_dns_table
+    wanted = {nic["l3NetworkUuid"] for nic in nics}
+    found: dict[str, dict[str, Any]] = {}
+    for row in (
+        await conn.execute(select(l3.c.uuid, l3.c.name, l3.c.l2NetworkUuid).where(l3.c.uuid.in_(wanted)))
+    ).mappings():
+        found[row["uuid"]] = {**row, "ipRanges": [], "dns": []}
+    query = select(*(ranges.c[k] for k in IP_RANGE_FIELDS)).where(ranges.c.l3NetworkUuid.in_(wanted))
+    for row in (await conn.execute(query.order_by(ranges.c.startIp))).mappings():
+        found[row["l3NetworkUuid"]]["ipRanges"].append(dict(row))
+    query = select(dns.c.l3NetworkUuid, dns.c.dns).where(dns.c.l3NetworkUuid.in_(wanted)).order_by(dns.c.createDate)
+    for row in (await conn.execute(query)).mappings():
+        found[row["l3NetworkUuid"]]["dns"].append(row["dns"])
+    return [{**nic, "l3Network": found.get(nic["l3NetworkUuid"])} for nic in nics]
+
+
+IP_RANGE_FIELDS = ("l3NetworkUuid", "startIp", "endIp", "gateway", "networkCidr", "ipVersion")

@@ -22,6 +22,7 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from cloudbus.apis.internal.host import ApplyStoragePool
+from cloudbus.apis.internal.openstack import AddDiscoveredPrimaryStorage
 from cloudbus.apis.internal.storage import NO_PRIMARY_STORAGE  # noqa: F401 - registers PS.1000
 from cloudbus.apis.primary_storage import (
     AddLocalPrimaryStorage,
@@ -104,6 +105,10 @@ class PrimaryStorageService(PrimaryStorageOps, TemplateOps, ResourceService):
     @handles(AddSharedMountPointPrimaryStorage)
     async def add_shared_mount_point(self, msg: AddSharedMountPointPrimaryStorage) -> dict[str, Any]:
         return await self._add(msg, SHARED_MOUNT_POINT, {})
+
+    @handles(AddDiscoveredPrimaryStorage)
+    async def add_discovered(self, msg: AddDiscoveredPrimaryStorage) -> dict[str, Any]:
+        return await self._add(msg, msg.type, {})
 
     async def _add(self, msg: Any, ps_type: str, sizes: dict[str, int]) -> dict[str, Any]:
         uuid = msg.new_resource_uuid()

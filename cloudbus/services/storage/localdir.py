@@ -56,9 +56,9 @@ class LocalDirBackupStorageDriver(BackupStorageDriver):
     ) -> DownloadResult:
         path = os.path.join(self.image_dir(bs), f"{image['uuid']}.{image['format']}")
         await make_dirs(os.path.dirname(path))
-        md5 = await _fetch(str(image["url"]), path, progress)
+        md5 = await fetch(str(image["url"]), path, progress)
         try:
-            size, actual = await _measure(path, str(image["format"]))
+            size, actual = await measure(path, str(image["format"]))
         except BaseException:
             remove_quietly(path)
             raise
@@ -82,7 +82,7 @@ class LocalDirBackupStorageDriver(BackupStorageDriver):
         not a flat image of `fmt` is removed (STORAGE.1001)."""
         path = self._own_image(bs, install_path)
         try:
-            size, actual = await _measure(path, fmt)
+            size, actual = await measure(path, fmt)
             if (await qemu_img.info(path)).get("backing-filename"):
                 raise errors.fail(qemu_img.FORMAT_MISMATCH, f"template[{path}] has a backing file: it is not flat")
             md5 = await asyncio.to_thread(_md5_of, path)
@@ -115,7 +115,7 @@ class LocalDirBackupStorageDriver(BackupStorageDriver):
         await asyncio.to_thread(remove_own_files, self.image_dir(bs), OWN_FILE)
 
 
-async def _fetch(url: str, path: str, progress: Progress | None = None) -> str:
+async def fetch(url: str, path: str, progress: Progress | None = None) -> str:
     """Copy `url` to `path` (through `path.part`); returns its md5."""
     part = f"{path}.part"
     stop = threading.Event()
@@ -187,7 +187,7 @@ def _length(src: Any) -> int:
         return 0
 
 
-async def _measure(path: str, fmt: str) -> tuple[int, int]:
+async def measure(path: str, fmt: str) -> tuple[int, int]:
     """(size, actualSize) of a downloaded image, checking its declared format."""
     found = await qemu_img.info(path)
     actual = await asyncio.to_thread(os.path.getsize, path)

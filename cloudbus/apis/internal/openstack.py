@@ -1,0 +1,49 @@
+"""Messages the openstack service sends to make what it discovered: a host, a primary storage
+and a backup storage of the cloud's own types, with the uuid the discovery recorded first."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from cloudbus.apis.routing import Concerns
+from cloudbus.core.messages import Message
+
+
+class _Discovered(Message):
+    name: str
+    description: str | None = None
+    resourceUuid: str
+
+    def new_resource_uuid(self) -> str:
+        return self.resourceUuid
+
+
+class _Host(Concerns):
+    resource: ClassVar[str] = "Host"
+
+
+class _PrimaryStorage(Concerns):
+    resource: ClassVar[str] = "PrimaryStorage"
+
+
+class _BackupStorage(Concerns):
+    resource: ClassVar[str] = "BackupStorage"
+
+
+class AddDiscoveredHost(_Host, _Discovered):
+    """A host of `hypervisorType` (its driver knows how to reach it), connected as it is added."""
+
+    managementIp: str
+    clusterUuid: str
+    hypervisorType: str
+
+
+class AddDiscoveredPrimaryStorage(_PrimaryStorage, _Discovered):
+    zoneUuid: str
+    url: str
+    type: str
+
+
+class AddDiscoveredBackupStorage(_BackupStorage, _Discovered):
+    url: str
+    type: str

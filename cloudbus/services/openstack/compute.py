@@ -1,0 +1,380 @@
+"""The OpenStack hypervisor driver: a cloudbus host is a nova-compute, a VM a Nova server.
+
+A VM's server is named by the VM's uuid and tagged `cloudbus`; it boots from its root volume
+(a Cinder volume the primary storage made from the image) through block_device_mapping_v2,
+with one Neutron port per nic carrying the IP and MAC cloudbus allocated, on the network and
+subnet that realise the nic's L3 (made on first use, named by the L3's uuid). Data volumes are
+attached once the server is ACTIVE. A start that fails part-way deletes the server and the
+ports it made before failing. Volumes outlive servers (`delete_on_termination` false): they
+are the primary storage's, expunged through it.
+
+A stopped VM keeps its server (SHUTOFF); a VM whose server vanished is started by making a
+new one from the same root volume.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from cloudbus.core import errors
+from cloudbus.services.hypervisors.base import HostFacts, HypervisorDriver
+from cloudbus.services.openstack import connection as osc
+from cloudbus.services.openstack.connection import TAG, clouds_of, run, tag, wait
+
+MiB = 1 << 20
+
+# Nova server status -> cloudbus VM state (what the tracer corrects a VM to)
+SERVER_STATES = {
+    "ACTIVE": "Running",
+    "SHUTOFF": "Stopped",
+    "PAUSED": "Paused",
+    "SUSPENDED": "Paused",
+    "BUILD": "Starting",
+    "REBOOT": "Rebooting",
+    "HARD_REBOOT": "Rebooting",
+    "RESIZE": "Running",
+    "VERIFY_RESIZE": "Running",
+    "ERROR": "Unknown",
+}
+
+
+def volume_id(install_path: str | None) -> str:
+    """The Cinder volume id in a volume's installPath (`cinder://<id>`)."""
+    if not install_path or not install_path.startswith("cinder://"):
+        raise errors.operation_error(f"volume installPath[{install_path}] is not a Cinder volume")
+    return install_path.removeprefix("cinder://")
+
+
+class OpenStackDriver(HypervisorDriver):
+    hypervisor_type = "OpenStack"
+    # a start is given each nic's L3 (ranges, gateway, DNS): the driver realises it in Neutron
+    needs_l3_details = True
+
+    def __init__(self) -> None:
+        self._l3_locks: dict[str, threading.Lock] = {}
+        self._locks_lock = threading.Lock()
+
+    def bind(self, node: Any) -> None:
+        self.clouds = clouds_of(node)
+
+    # --- hosts ----------------------------------------------------------------------
+
+    async def connect(self, host: dict[str, Any]) -> HostFacts:
+        conn, mapping = await self.clouds.of(host["uuid"])
+        return await run(f"read nova-compute[{mapping['openstackName']}]", _facts, conn, mapping)
+
+    async def ping(self, host: dict[str, Any]) -> None:
+        conn, mapping = await self.clouds.of(host["uuid"])
+        await run(f"ping nova-compute[{mapping['openstackName']}]", _compute_up, conn, mapping["openstackName"])
+
+    async def prepare_delete(self, host: dict[str, Any]) -> None:
+        return None  # OpenStack's computes are not cloudbus's to remove
+
+    async def delete(self, host: dict[str, Any]) -> None:
+        return None
+
+    async def vm_states(self, host: dict[str, Any]) -> dict[str, str]:
+        """Every server on this compute (cloudbus's, named by VM uuid, and others): name -> state."""
+        conn, mapping = await self.clouds.of(host["uuid"])
+
+        def states() -> dict[str, str]:
+            servers = conn.compute.servers(all_projects=True, host=mapping["openstackName"])
+            return {s.name: SERVER_STATES.get(s.status, "Unknown") for s in servers}
+
+        return await run(f"list the servers of nova-compute[{mapping['openstackName']}]", states)
+
+    # --- VM commands ------------------------------------------------------------------
+
+    async def startVm(self, host: dict[str, Any], vm_uuid: str, args: dict[str, Any]) -> dict[str, Any]:
+        conn, mapping = await self.clouds.of(host["uuid"])
+        zone = (await self.clouds.mapped(host["clusterUuid"]))["openstackName"]
+        l2s = {}
+        for nic in args.get("nics") or []:
+            l2 = nic["l3Network"]["l2NetworkUuid"]
+            l2s[l2] = await self.clouds.mapped(l2)
+        where = f"{zone}:{mapping['openstackName']}"
+        label = tag(mapping["cloudUuid"])
+        return await run(f"start vm[uuid:{vm_uuid}] on openstack", self._start, conn, vm_uuid, args, where, l2s, label)
+
+    def _start(
+        self, conn: Any, vm_uuid: str, args: dict[str, Any], where: str, l2s: dict[str, Any], label: str
+    ) -> dict[str, Any]:
+        server = find_server(conn, vm_uuid)
+        if server is not None:
+            if server.status == "SHUTOFF":
+                conn.compute.start_server(server)
+            elif server.status == "PAUSED":
+                conn.compute.unpause_server(server)
+            return _summary(wait_server(conn, server.id, "ACTIVE", f"start server of vm[uuid:{vm_uuid}]"))
+        volumes = sorted(args.get("volumes") or [], key=lambda v: v.get("deviceId") or 0)
+        root = next((v for v in volumes if v.get("type") == "Root"), None)
+        if root is None:
+            raise errors.operation_error(f"vm[uuid:{vm_uuid}] has no root volume to boot from")
+        flavor = ensure_flavor(conn, int(args["cpuNum"]), int(args["memorySize"]))
+        made_ports: list[Any] = []
+        try:
+            for nic in sorted(args.get("nics") or [], key=lambda n: n.get("deviceId") or 0):
+                made_ports.append(self._port(conn, nic, l2s[nic["l3Network"]["l2NetworkUuid"]], label))
+            server = conn.compute.create_server(
+                name=vm_uuid,
+                flavor_id=flavor.id,
+                networks=[{"port": p.id} for p in made_ports] or "none",
+                block_device_mapping=[
+                    {
+                        "boot_index": 0,
+                        "uuid": volume_id(root.get("installPath")),
+                        "source_type": "volume",
+                        "destination_type": "volume",
+                        "delete_on_termination": False,
+                    }
+                ],
+                availability_zone=where,
+                tags=[label],
+                metadata={TAG: label},
+            )
+            server = wait_server(conn, server.id, "ACTIVE", f"boot server of vm[uuid:{vm_uuid}]")
+            for volume in volumes:
+                if volume is not root:
+                    attach(conn, server.id, volume_id(volume.get("installPath")))
+        except BaseException:
+            _delete_server(conn, vm_uuid, label)
+            for port in made_ports:
+                conn.network.delete_port(port, ignore_missing=True)
+            raise
+        return _summary(server)
+
+    def _port(self, conn: Any, nic: dict[str, Any], l2: dict[str, Any], label: str) -> Any:
+        """The nic's port (made, or found from an earlier try) on its L3's network and subnet."""
+        network, subnet = self._l3(conn, nic["l3Network"], l2, label)
+        existing = next(iter(conn.network.ports(name=nic["uuid"], network_id=network.id)), None)
+        if existing is not None:
+            return existing
+        port = conn.network.create_port(
+            name=nic["uuid"],
+            network_id=network.id,
+            mac_address=nic["mac"],
+            fixed_ips=[{"subnet_id": subnet.id, "ip_address": nic["ip"]}] if nic.get("ip") else [],
+        )
+        _tag(conn, port, label)
+        return port
+
+    def _l3(self, conn: Any, l3: dict[str, Any], l2: dict[str, Any], label: str) -> tuple[Any, Any]:
+        """The Neutron network and subnet of an L3, made on first use. A provider-network L2's
+        L3s are subnets of that network; a tenant L2's each get a network of their own."""
+        with self._locks_lock:
+            lock = self._l3_locks.setdefault(l3["uuid"], threading.Lock())
+        with lock:
+            if l2.get("openstackId"):
+                network = conn.network.get_network(l2["openstackId"])
+            else:
+                network = next(iter(conn.network.networks(name=l3["uuid"])), None) or conn.network.create_network(
+                    name=l3["uuid"], description=f"cloudbus L3 {l3['name']}"
+                )
+                _tag(conn, network, label)
+            subnet = next(iter(conn.network.subnets(name=l3["uuid"], network_id=network.id)), None)
+            if subnet is None:
+                ranges = l3.get("ipRanges") or []
+                if not ranges:
+                    raise errors.operation_error(f"l3 network[uuid:{l3['uuid']}] has no IP range to make a subnet of")
+                subnet = conn.network.create_subnet(
+                    name=l3["uuid"],
+                    network_id=network.id,
+                    ip_version=int(ranges[0]["ipVersion"]),
+                    cidr=ranges[0]["networkCidr"],
+                    gateway_ip=ranges[0]["gateway"],
+                    allocation_pools=[{"start": r["startIp"], "end": r["endIp"]} for r in ranges],
+                    dns_nameservers=l3.get("dns") or [],
+                    enable_dhcp=False,  # cloudbus allocates the addresses
+                )
+                _tag(conn, subnet, label)
+            return network, subnet
+
+    async def stopVm(self, host: dict[str, Any], vm_uuid: str, args: dict[str, Any]) -> dict[str, Any]:
+        conn, _ = await self.clouds.of(host["uuid"])
+
+        def stop() -> dict[str, Any]:
+            server = _server(conn, vm_uuid)
+            if server.status != "SHUTOFF":
+                conn.compute.stop_server(server)
+            return _summary(wait_server(conn, server.id, "SHUTOFF", f"stop server of vm[uuid:{vm_uuid}]"))
+
+        return await run(f"stop vm[uuid:{vm_uuid}] on openstack", stop)
+
+    async def rebootVm(self, host: dict[str, Any], vm_uuid: str, args: dict[str, Any]) -> dict[str, Any]:
+        conn, _ = await self.clouds.of(host["uuid"])
+        kind = "HARD" if args.get("type") == "hard" else "SOFT"
+
+        def reboot() -> dict[str, Any]:
+            server = _server(conn, vm_uuid)
+            conn.compute.reboot_server(server, kind)
+            return _summary(wait_server(conn, server.id, "ACTIVE", f"reboot server of vm[uuid:{vm_uuid}]"))
+
+        return await run(f"reboot vm[uuid:{vm_uuid}] on openstack", reboot)
+
+    async def pauseVm(self, host: dict[str, Any], vm_uuid: str, args: dict[str, Any]) -> dict[str, Any]:
+        return await self._action(host, vm_uuid, "pause_server", "PAUSED")
+
+    async def resumeVm(self, host: dict[str, Any], vm_uuid: str, args: dict[str, Any]) -> dict[str, Any]:
+        return await self._action(host, vm_uuid, "unpause_server", "ACTIVE")
+
+    async def _action(self, host: dict[str, Any], vm_uuid: str, action: str, status: str) -> dict[str, Any]:
+        conn, _ = await self.clouds.of(host["uuid"])
+
+        def act() -> dict[str, Any]:
+            server = _server(conn, vm_uuid)
+            getattr(conn.compute, action)(server)
+            return _summary(wait_server(conn, server.id, status, f"{action} of vm[uuid:{vm_uuid}]"))
+
+        return await run(f"{action} vm[uuid:{vm_uuid}] on openstack", act)
+
+    async def destroyVm(self, host: dict[str, Any], vm_uuid: str, args: dict[str, Any]) -> dict[str, Any]:
+        conn, mapping = await self.clouds.of(host["uuid"])
+        await run(f"destroy vm[uuid:{vm_uuid}] on openstack", _delete_server, conn, vm_uuid, tag(mapping["cloudUuid"]))
+        return {}
+
+    async def attachVolume(self, host: dict[str, Any], vm_uuid: str, args: dict[str, Any]) -> dict[str, Any]:
+        conn, _ = await self.clouds.of(host["uuid"])
+        volume = volume_id((args.get("volume") or {}).get("installPath"))
+        await run(f"attach volume to vm[uuid:{vm_uuid}]", lambda: attach(conn, _server(conn, vm_uuid).id, volume))
+        return {}
+
+    async def detachVolume(self, host: dict[str, Any], vm_uuid: str, args: dict[str, Any]) -> dict[str, Any]:
+        conn, _ = await self.clouds.of(host["uuid"])
+        volume = volume_id((args.get("volume") or {}).get("installPath"))
+
+        def detach() -> None:
+            server = find_server(conn, vm_uuid)
+            if server is not None:
+                conn.compute.delete_volume_attachment(server, volume, ignore_missing=True)
+            wait_volume(conn, volume, "available", f"detach volume[{volume}]")
+
+        await run(f"detach volume from vm[uuid:{vm_uuid}]", detach)
+        return {}
+
+    async def consoleAddress(self, host: dict[str, Any], vm_uuid: str, args: dict[str, Any]) -> dict[str, Any]:
+        conn, _ = await self.clouds.of(host["uuid"])
+
+        def console() -> dict[str, Any]:
+            made = conn.compute.create_console(_server(conn, vm_uuid), console_type="novnc")
+            return {"url": made["url"], "protocol": "vnc"}
+
+        return await run(f"console of vm[uuid:{vm_uuid}]", console)
+
+    async def realize_l2(self, host: dict[str, Any], l2: dict[str, Any]) -> str:
+        return str(l2.get("physicalInterface") or "")  # Neutron networks are made per L3, on first use
+
+    async def unrealize_l2(self, host: dict[str, Any], l2: dict[str, Any]) -> None:
+        return None  # the cloud's deletion removes what cloudbus made (service.py sweep)
+
+
+# --- blocking helpers (run in worker threads) ---------------------------------------------
+
+
+def _facts(conn: Any, mapping: dict[str, Any]) -> HostFacts:
+    _compute_up(conn, mapping["openstackName"])
+    hypervisor = conn.compute.get_hypervisor(mapping["openstackId"])
+    inventories = {i.resource_class: i for i in conn.placement.resource_provider_inventories(hypervisor.id)}
+
+    def usable(resource: str) -> int:
+        item = inventories.get(resource)
+        if item is None:
+            return 0
+        return int((item.total - (item.reserved or 0)) * (item.allocation_ratio or 1.0))
+
+    cpus = usable("VCPU")
+    return HostFacts(
+        cpuCapacity=cpus,
+        memoryCapacity=usable("MEMORY_MB") * MiB,
+        cpuNum=cpus,
+        systemTags=(f"openstack::hypervisor::{hypervisor.name}",),
+    )
+
+
+def _compute_up(conn: Any, compute_host: str) -> None:
+    services = list(conn.compute.services(binary="nova-compute", host=compute_host))
+    if not services:
+        raise errors.fail(osc.API_ERROR, f"nova-compute[{compute_host}] is not in the cloud any more")
+    service = services[0]
+    if service.state != "up" or service.status != "enabled":
+        raise errors.fail(osc.API_ERROR, f"nova-compute[{compute_host}] is {service.state}/{service.status}")
+
+
+def find_server(conn: Any, vm_uuid: str) -> Any:
+    """The server of a VM (named by its uuid), or None."""
+    return next(iter(conn.compute.servers(all_projects=True, name=f"^{vm_uuid}$")), None)
+
+
+def _server(conn: Any, vm_uuid: str) -> Any:
+    server = find_server(conn, vm_uuid)
+    if server is None:
+        raise errors.fail(osc.API_ERROR, f"vm[uuid:{vm_uuid}] has no server in openstack")
+    return server
+
+
+def _summary(server: Any) -> dict[str, Any]:
+    return {"serverId": server.id, "status": server.status}
+
+
+def wait_server(conn: Any, server_id: str, status: str, what: str) -> Any:
+    def failed(server: Any) -> str | None:
+        if server.status == "ERROR":
+            fault = server.fault or {}
+            return f"server went ERROR: {fault.get('message') or 'no fault recorded'}"
+        return None
+
+    return wait(
+        what,
+        lambda: conn.compute.find_server(server_id, ignore_missing=True, all_projects=True),
+        lambda s: s is not None and s.status == status and not s.task_state,
+        failed=failed,
+    )
+
+
+def wait_volume(conn: Any, volume: str, status: str, what: str) -> Any:
+    return wait(
+        what,
+        lambda: conn.block_storage.find_volume(volume, ignore_missing=True, all_projects=True),
+        lambda v: v is not None and v.status == status,
+        failed=lambda v: f"volume went {v.status}" if v.status.startswith("error") else None,
+    )
+
+
+def attach(conn: Any, server_id: str, volume: str) -> None:
+    conn.compute.create_volume_attachment(server_id, volume)
+    wait_volume(conn, volume, "in-use", f"attach volume[{volume}]")
+
+
+def _delete_server(conn: Any, vm_uuid: str, label: str) -> None:
+    """Delete the VM's server and the ports cloudbus made for it; done if there is none."""
+    server = find_server(conn, vm_uuid)
+    if server is None:
+        return
+    ports = [p for p in conn.network.ports(device_id=server.id) if label in (p.tags or [])]
+    conn.compute.delete_server(server, force=server.status == "ERROR")
+    wait(
+        f"delete server of vm[uuid:{vm_uuid}]",
+        lambda: conn.compute.find_server(server.id, ignore_missing=True, all_projects=True),
+        lambda s: s is None or s.status == "DELETED",
+        failed=lambda s: "server went ERROR while deleted" if s.status == "ERROR" else None,
+    )
+    for port in ports:
+        conn.network.delete_port(port, ignore_missing=True)
+
+
+def ensure_flavor(conn: Any, cpus: int, memory: int) -> Any:
+    """A flavor of `cpus` vCPUs and `memory` bytes (disks are volumes: 0 GB root disk)."""
+    ram = max(1, memory // MiB)
+    name = f"cloudbus-{cpus}c-{ram}m"
+    found = conn.compute.find_flavor(name, ignore_missing=True)
+    if found is not None:
+        return found
+    for flavor in conn.compute.flavors(details=True):
+        if flavor.vcpus == cpus and flavor.ram == ram and not flavor.disk and not flavor.ephemeral:
+            return flavor
+    return conn.compute.create_flavor(name=name, vcpus=cpus, ram=ram, disk=0, is_public=True)
+
+
+def _tag(conn: Any, resource: Any, label: str) -> None:
+    if label not in (resource.tags or []):
+        conn.network.set_tags(resource, [*(resource.tags or []), label])

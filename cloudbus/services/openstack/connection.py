@@ -1,0 +1,209 @@
+"""Reaching an OpenStack cloud: one openstacksdk connection per registered cloud (cached, rebuilt
+when the cloud's row changes), every call in a worker thread with OpenStack's errors turned
+into coded ones, and waits that poll fresh reads until a terminal state or a timeout.
+
+openstacksdk's own `wait_for_status` returns at once when the object in hand already shows
+the target status (a reboot or resize has not left ACTIVE yet), so `wait` always GETs anew,
+and for servers also waits for `task_state` to clear.
+
+`CLOUDBUS_OPENSTACK_TIMEOUT` (default 300 s) bounds each wait; `CLOUDBUS_OPENSTACK_POLL`
+(default 0.5 s) spaces the reads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from cloudbus.core import errors, secrets
+from cloudbus.core.db import Database
+from cloudbus.core.logging import get_logger
+from cloudbus.inventory.openstack import openstack_cloud_table, openstack_resource_table
+
+log = get_logger(__name__)
+
+UNREACHABLE = errors.register("OPENSTACK.1001", "Unable to reach or log in to the OpenStack cloud")
+API_ERROR = errors.register("OPENSTACK.1002", "The OpenStack cloud refused or failed an operation")
+WAIT_TIMEOUT = errors.register("OPENSTACK.1003", "An OpenStack resource did not reach the expected state in time")
+NO_SDK = errors.register("OPENSTACK.1004", "openstacksdk is not installed")
+
+# the metadata key (Nova, Cinder) on everything cloudbus creates; its value, and the tag
+# (Nova, Neutron, Glance), is `tag(cloud uuid)`: what deleting the cloud sweeps away
+TAG = "cloudbus"
+
+
+def tag(cloud_uuid: str) -> str:
+    return f"cloudbus-{cloud_uuid}"
+
+
+def timeout() -> float:
+    return float(os.environ.get("CLOUDBUS_OPENSTACK_TIMEOUT") or 300)
+
+
+def _poll() -> float:
+    return float(os.environ.get("CLOUDBUS_OPENSTACK_POLL") or 0.5)
+
+
+@dataclass(frozen=True)
+class Login:
+    """How to log in to a cloud (the admin's project-scoped password login)."""
+
+    authUrl: str
+    regionName: str
+    username: str
+    password: str
+    projectName: str
+    userDomainName: str
+    projectDomainName: str
+
+
+def connect(login: Login) -> Any:
+    """An openstacksdk connection (blocking: call it through `run`); nothing is read from
+    clouds.yaml or OS_* variables, so the registered login is the only one used."""
+    try:
+        from openstack import connection
+    except ImportError:
+        raise errors.fail(NO_SDK, "pip install 'cloudbus[openstack]' to drive OpenStack clouds") from None
+    return connection.Connection(
+        auth_type="password",
+        auth={
+            "auth_url": login.authUrl,
+            "username": login.username,
+            "password": login.password,
+            "project_name": login.projectName,
+            "user_domain_name": login.userDomainName,
+            "project_domain_name": login.projectDomainName,
+        },
+        region_name=login.regionName,
+        load_yaml_config=False,
+        load_envvars=False,
+        api_timeout=60,
+        app_name="cloudbus",
+    )
+
+
+def check(conn: Any) -> None:
+    """Log in and find the compute service in the region (blocking): raises on a wrong login,
+    an unreachable Keystone or an unknown region."""
+    conn.authorize()
+    conn.compute.get_endpoint()
+
+
+async def run(what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """`fn(*args, **kwargs)` in a worker thread; OpenStack's exceptions become coded errors
+    naming `what` with OpenStack's own message as the cause."""
+    try:
+        return await asyncio.to_thread(fn, *args, **kwargs)
+    except errors.CloudBusError:
+        raise
+    except Exception as exc:  # openstacksdk and keystoneauth raise many types; all are failures here
+        raise translate(what, exc) from None
+
+
+def translate(what: str, exc: BaseException) -> errors.CloudBusError:
+    from keystoneauth1 import exceptions as ks
+
+    message = _message(exc)
+    unreachable = (ks.ConnectFailure, ks.Unauthorized, ks.EndpointNotFound, ks.DiscoveryFailure, ks.ConnectTimeout)
+    code = UNREACHABLE if isinstance(exc, unreachable) or _status(exc) == 401 else API_ERROR
+    return errors.fail(code, f"{what}: {message}", errors.err(code, message))
+
+
+def _status(exc: BaseException) -> int | None:
+    return getattr(exc, "status_code", None) or getattr(exc, "http_status", None)
+
+
+def _message(exc: BaseException) -> str:
+    details = getattr(exc, "details", None)
+    text = str(exc) or type(exc).__name__
+    return f"{text} ({details})" if details and str(details) not in text else text
+
+
+def wait(
+    what: str,
+    read: Callable[[], Any],
+    done: Callable[[Any], bool],
+    *,
+    failed: Callable[[Any], str | None] = lambda _: None,
+    limit: float | None = None,
+) -> Any:
+    """Blocking (call through `run`): read anew until `done(obj)`; `failed(obj)` names a
+    terminal failure; `read` returning None means gone (done when waiting for a delete)."""
+    deadline = time.monotonic() + (timeout() if limit is None else limit)
+    while True:
+        obj = read()
+        if done(obj):
+            return obj
+        if obj is not None and (reason := failed(obj)):
+            raise errors.fail(API_ERROR, f"{what}: {reason}")
+        if time.monotonic() >= deadline:
+            state = getattr(obj, "status", None) if obj is not None else "gone"
+            raise errors.fail(WAIT_TIMEOUT, f"{what}: still {state} after {timeout():.0f} s")
+        time.sleep(_poll())
+
+
+class Clouds:
+    """The connections of the registered clouds, and what discovery mapped (read-only here:
+    the openstack service writes both tables)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._connections: dict[str, tuple[Any, Any]] = {}  # cloud uuid -> (lastOpDate, connection)
+        self._mapped: dict[str, dict[str, Any]] = {}
+
+    async def connection(self, cloud_uuid: str) -> Any:
+        async with self.db.read() as conn:
+            row = (
+                (await conn.execute(select(openstack_cloud_table).where(openstack_cloud_table.c.uuid == cloud_uuid)))
+                .mappings()
+                .first()
+            )
+        if row is None:
+            raise errors.fail(UNREACHABLE, f"openstack cloud[uuid:{cloud_uuid}] is not registered")
+        cached = self._connections.get(cloud_uuid)
+        if cached and cached[0] == row["lastOpDate"]:
+            return cached[1]
+        login = Login(
+            **{k: row[k] for k in Login.__dataclass_fields__ if k != "password"},
+            password=secrets.decrypt(row["password"]),
+        )
+        made = await run(f"connect to openstack cloud[uuid:{cloud_uuid}]", connect, login)
+        self._connections[cloud_uuid] = (row["lastOpDate"], made)
+        return made
+
+    def forget(self, cloud_uuid: str) -> None:
+        self._connections.pop(cloud_uuid, None)
+        self._mapped = {k: v for k, v in self._mapped.items() if v["cloudUuid"] != cloud_uuid}
+
+    async def mapped(self, resource_uuid: str) -> dict[str, Any]:
+        """What discovery mapped cloudbus resource `resource_uuid` to (cloudUuid, openstackId ...)."""
+        found = self._mapped.get(resource_uuid)
+        if found is None:
+            table = openstack_resource_table
+            async with self.db.read() as conn:
+                row = (
+                    (await conn.execute(select(table).where(table.c.resourceUuid == resource_uuid))).mappings().first()
+                )
+            if row is None:
+                raise errors.fail(API_ERROR, f"resource[uuid:{resource_uuid}] is not part of an openstack cloud")
+            found = self._mapped[resource_uuid] = dict(row)
+        return found
+
+    async def of(self, resource_uuid: str) -> tuple[Any, dict[str, Any]]:
+        """(connection, mapping) of a discovered resource."""
+        mapping = await self.mapped(resource_uuid)
+        return await self.connection(mapping["cloudUuid"]), mapping
+
+
+def clouds_of(node: Any) -> Clouds:
+    """The node's one `Clouds` (its drivers share the connections)."""
+    clouds = getattr(node, "openstack_clouds", None)
+    if clouds is None:
+        clouds = node.openstack_clouds = Clouds(node.db)
+    return clouds

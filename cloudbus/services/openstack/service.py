@@ -1,0 +1,270 @@
+"""OpenStack service: registers OpenStack clouds and keeps cloudbus's picture of them.
+
+AddOpenStackCloud logs in with the admin credentials (kept encrypted, core/secrets.py), then
+discovers (discovery.py) and makes each resource through its own service's API, recording
+what it stands for in `openstack_resource` before making it, so the drivers find it while it
+connects. A failure anywhere removes what was made and the cloud, and fails OPENSTACK.1000
+with the cause. SyncOpenStackCloud discovers again: what vanished is deleted (through the
+cascade), what appeared is made, and the hosts are reconnected, which has the VM service
+correct every VM from what Nova reports (vm_instance/tracer.py). Deleting a cloud deletes what
+discovery made, then sweeps away everything cloudbus made in the cloud (discovery.sweep):
+it is the last of a zone's children deleted, so the drivers removing servers and volumes
+still have its login.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, insert, select
+
+from cloudbus.apis.backup_storage import AttachBackupStorageToZone, DeleteBackupStorage
+from cloudbus.apis.cluster import CreateCluster, DeleteCluster
+from cloudbus.apis.host import DeleteHost, ReconnectHost
+from cloudbus.apis.internal.openstack import AddDiscoveredBackupStorage, AddDiscoveredHost, AddDiscoveredPrimaryStorage
+from cloudbus.apis.l2_network import (
+    AttachL2NetworkToCluster,
+    CreateL2NoVlanNetwork,
+    CreateL2VlanNetwork,
+    DeleteL2Network,
+)
+from cloudbus.apis.openstack import AddOpenStackCloud, DeleteOpenStackCloud, SyncOpenStackCloud
+from cloudbus.apis.primary_storage import AttachPrimaryStorageToCluster, DeletePrimaryStorage
+from cloudbus.cascade.messages import CascadeStep
+from cloudbus.core import errors, secrets
+from cloudbus.core.ids import new_uuid
+from cloudbus.core.logging import get_logger
+from cloudbus.core.messages import Message, Reply
+from cloudbus.core.service import handles
+from cloudbus.inventory.declarations import Inventory
+from cloudbus.inventory.openstack import OPENSTACK_CLOUD, openstack_resource_table
+from cloudbus.inventory.zone import ZONE
+from cloudbus.services.base import ResourceService
+from cloudbus.services.common import load, new_row, set_fields
+from cloudbus.services.openstack import discovery
+from cloudbus.services.openstack.connection import Login, check, clouds_of, connect, run, tag
+from cloudbus.services.openstack.discovery import BACKUP, CLUSTER, HOST, KINDS, L2, PRIMARY, Found
+
+log = get_logger(__name__)
+
+ADD_CLOUD = errors.register("OPENSTACK.1000", "Unable to add the OpenStack cloud")
+SYNC_CLOUD = errors.register("OPENSTACK.1005", "Unable to sync the OpenStack cloud")
+
+HYPERVISOR = "OpenStack"
+CINDER, GLANCE = "OpenStackCinder", "OpenStackGlance"
+DELETES: dict[str, type[Message]] = {
+    HOST: DeleteHost,
+    CLUSTER: DeleteCluster,
+    PRIMARY: DeletePrimaryStorage,
+    BACKUP: DeleteBackupStorage,
+    L2: DeleteL2Network,
+}
+RESOURCE = openstack_resource_table
+
+
+class OpenStackService(ResourceService):
+    service_id = "openstack"
+
+    def __init__(self, node: Any) -> None:
+        super().__init__(node)
+        self.clouds = clouds_of(node)
+
+    @handles(AddOpenStackCloud)
+    async def add(self, msg: AddOpenStackCloud) -> dict[str, Any]:
+        login = Login(
+            authUrl=msg.authUrl,
+            regionName=msg.regionName,
+            username=msg.username,
+            password=msg.password,
+            projectName=msg.projectName,
+            userDomainName=msg.userDomainName,
+            projectDomainName=msg.projectDomainName,
+        )
+        try:
+            conn = await run(f"log in to {msg.authUrl} as {msg.username}", _logged_in, login)
+        except errors.CloudBusError as exc:
+            raise errors.fail(ADD_CLOUD, exc.error.details, exc.error) from None
+        uuid = msg.new_resource_uuid()
+        async with self.db.tx() as db:
+            await load(db, ZONE, msg.zoneUuid)
+            fields = {k: v for k, v in login.__dict__.items() if k != "password"}
+            row = new_row(uuid, name=msg.name, description=msg.description, zoneUuid=msg.zoneUuid, **fields)
+            row |= {"password": secrets.encrypt(msg.password), "status": "Connecting"}
+            await db.execute(insert(OPENSTACK_CLOUD.table).values(row))
+        try:
+            cloud = await self._load(uuid)
+            await self._discover(cloud, conn)
+        except BaseException as exc:
+            await self._remove(uuid, "Permissive", sweep=False)
+            if isinstance(exc, errors.CloudBusError):
+                raise errors.fail(ADD_CLOUD, exc.error.details, exc.error) from None
+            raise
+        async with self.db.tx() as db:
+            await set_fields(db, OPENSTACK_CLOUD, uuid, status="Connected")
+            return await load(db, OPENSTACK_CLOUD, uuid)
+
+    @handles(SyncOpenStackCloud)
+    async def sync(self, msg: SyncOpenStackCloud) -> Reply:
+        cloud = await self._load(msg.uuid)
+        try:
+            conn = await self.clouds.connection(msg.uuid)
+            changed = await self._discover(cloud, conn)
+        except errors.CloudBusError as exc:
+            raise errors.fail(SYNC_CLOUD, exc.error.details, exc.error) from None
+        for row in await self._mapped(msg.uuid, HOST):
+            try:
+                await self.bus.call_ok(ReconnectHost(uuid=row["resourceUuid"]))
+            except errors.CloudBusError as exc:
+                changed.setdefault("disconnected", []).append(row["resourceUuid"])
+                log.warning("openstack compute not reconnected", host=row["resourceUuid"], error=exc.error.details)
+        if any(changed.values()):
+            log.info("openstack cloud synced", cloud=msg.uuid, **changed)
+        async with self.db.read() as db:
+            inv = await load(db, OPENSTACK_CLOUD, msg.uuid)
+        return Reply(inventory=inv, changes=changed)
+
+    @handles(DeleteOpenStackCloud)
+    async def delete(self, msg: DeleteOpenStackCloud) -> None:
+        await self.delete_cascade("OpenStackCloud", [msg.uuid], msg.deleteMode)
+
+    async def on_delete(self, inv: Inventory, step: CascadeStep, *, force: bool) -> None:
+        for uuid in step.uuids:
+            await self._remove(uuid, step.deleteMode, sweep=True)
+
+    # -- discovery -----------------------------------------------------------------------
+
+    async def _discover(self, cloud: dict[str, Any], conn: Any) -> dict[str, list[str]]:
+        """Make cloudbus's resources match what the cloud has; returns the uuids added and removed."""
+        found = await run(f"discover openstack cloud[uuid:{cloud['uuid']}]", discovery.read_cloud, conn)
+        wanted = {f.key: f for f in found}
+        mapped = await self._mapped(cloud["uuid"])
+        have = {discovery.key_of(row): row for row in mapped}
+        changed: dict[str, list[str]] = {"added": [], "removed": []}
+        for kind in reversed(KINDS):
+            for key, row in have.items():
+                if key[0] == kind and key not in wanted:
+                    await self._delete_one(row, "Permissive")
+                    changed["removed"].append(row["resourceUuid"])
+        uuids = {key: row["resourceUuid"] for key, row in have.items() if key in wanted}
+        for kind in KINDS:
+            for item in found:
+                if item.kind == kind and item.key not in uuids:
+                    uuids[item.key] = await self._make(cloud, item, uuids)
+                    changed["added"].append(uuids[item.key])
+        await self._attach_all(cloud, uuids, set(changed["added"]))
+        return changed
+
+    async def _make(self, cloud: dict[str, Any], item: Found, uuids: dict[tuple[str, str], str]) -> str:
+        uuid = new_uuid()
+        async with self.db.tx() as db:
+            await db.execute(
+                insert(RESOURCE).values(
+                    resourceUuid=uuid,
+                    cloudUuid=cloud["uuid"],
+                    resourceType=item.kind,
+                    openstackId=item.openstackId,
+                    openstackName=item.name,
+                )
+            )
+        name = f"{cloud['name']}-{item.name}"
+        origin = f"discovered in openstack cloud[uuid:{cloud['uuid']}]"
+        try:
+            await self.bus.call_ok(_creation(cloud, item, uuid, name, origin, uuids))
+        except BaseException:
+            async with self.db.tx() as db:
+                await db.execute(delete(RESOURCE).where(RESOURCE.c.resourceUuid == uuid))
+            raise
+        return uuid
+
+    async def _attach_all(self, cloud: dict[str, Any], uuids: dict[tuple[str, str], str], new: set[str]) -> None:
+        """Every storage and L2 of the cloud attached to every one of its clusters (new pairs only)."""
+        clusters = [u for (kind, _), u in uuids.items() if kind == CLUSTER]
+        for (kind, _), uuid in uuids.items():
+            for cluster in clusters:
+                if uuid not in new and cluster not in new:
+                    continue
+                if kind == PRIMARY:
+                    await self.bus.call_ok(AttachPrimaryStorageToCluster(primaryStorageUuid=uuid, clusterUuid=cluster))
+                elif kind == L2:
+                    await self.bus.call_ok(AttachL2NetworkToCluster(l2NetworkUuid=uuid, clusterUuid=cluster))
+            if kind == BACKUP and uuid in new:
+                await self.bus.call_ok(AttachBackupStorageToZone(backupStorageUuid=uuid, zoneUuid=cloud["zoneUuid"]))
+
+    # -- removal ---------------------------------------------------------------------------
+
+    async def _remove(self, uuid: str, mode: str, *, sweep: bool) -> None:
+        """Delete what discovery made (hosts first), sweep what cloudbus made in the cloud, forget it."""
+        rows = await self._mapped(uuid)
+        for kind in reversed(KINDS):
+            for row in rows:
+                if row["resourceType"] == kind:
+                    await self._delete_one(row, mode)
+        if sweep:
+            try:
+                conn = await self.clouds.connection(uuid)
+                removed = await run(
+                    f"remove what cloudbus made in openstack cloud[uuid:{uuid}]", discovery.sweep, conn, tag(uuid)
+                )
+                log.info("openstack cloud swept", cloud=uuid, **removed)
+            except errors.CloudBusError as exc:
+                # the cloud's own resources are not cloudbus's to keep: its rows go regardless
+                log.warning("openstack cloud not swept", cloud=uuid, error=exc.error.details)
+        async with self.db.tx() as db:
+            await db.execute(delete(RESOURCE).where(RESOURCE.c.cloudUuid == uuid))
+            await db.execute(delete(OPENSTACK_CLOUD.table).where(OPENSTACK_CLOUD.key == uuid))
+        self.clouds.forget(uuid)
+
+    async def _delete_one(self, row: dict[str, Any], mode: str) -> None:
+        delete_api = DELETES[row["resourceType"]]
+        await self.bus.call_ok(delete_api(uuid=row["resourceUuid"], deleteMode=mode))
+        async with self.db.tx() as db:
+            await db.execute(delete(RESOURCE).where(RESOURCE.c.resourceUuid == row["resourceUuid"]))
+
+    async def _mapped(self, cloud_uuid: str, kind: str | None = None) -> list[dict[str, Any]]:
+        query = select(RESOURCE).where(RESOURCE.c.cloudUuid == cloud_uuid)
+        if kind:
+            query = query.where(RESOURCE.c.resourceType == kind)
+        async with self.db.read() as db:
+            return [dict(r) for r in (await db.execute(query.order_by(RESOURCE.c.openstackName))).mappings()]
+
+    async def _load(self, uuid: str) -> dict[str, Any]:
+        async with self.db.read() as db:
+            return await load(db, OPENSTACK_CLOUD, uuid)
+
+
+def _logged_in(login: Login) -> Any:
+    conn = connect(login)
+    check(conn)
+    return conn
+
+
+def _creation(
+    cloud: dict[str, Any], item: Found, uuid: str, name: str, origin: str, uuids: dict[tuple[str, str], str]
+) -> Message:
+    """The message that makes the cloudbus resource standing for `item`."""
+    zone = cloud["zoneUuid"]
+    if item.kind == CLUSTER:
+        return CreateCluster(name=name, zoneUuid=zone, hypervisorType=HYPERVISOR, description=origin, resourceUuid=uuid)
+    if item.kind == HOST:
+        cluster = uuids[(CLUSTER, item.details["zone"])]
+        return AddDiscoveredHost(
+            name=item.name,
+            managementIp=item.details["managementIp"],
+            clusterUuid=cluster,
+            hypervisorType=HYPERVISOR,
+            description=origin,
+            resourceUuid=uuid,
+        )
+    if item.kind == PRIMARY:
+        url = f"openstack://{cloud['uuid']}/volumetype/{item.name}"
+        return AddDiscoveredPrimaryStorage(
+            name=name, zoneUuid=zone, url=url, type=CINDER, description=origin, resourceUuid=uuid
+        )
+    if item.kind == BACKUP:
+        url = f"openstack://{cloud['uuid']}/glance"
+        return AddDiscoveredBackupStorage(name=name, url=url, type=GLANCE, description=origin, resourceUuid=uuid)
+    vlan = item.details.get("vlan") if item.details.get("type") == "vlan" else None
+    fields = {"name": name, "zoneUuid": zone, "physicalInterface": str(item.details["physnet"])[:128]}
+    if vlan is not None:
+        return CreateL2VlanNetwork(**fields, vlan=int(vlan), description=origin, resourceUuid=uuid)
+    return CreateL2NoVlanNetwork(**fields, description=origin, resourceUuid=uuid)

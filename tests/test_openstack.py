@@ -1,0 +1,410 @@
+"""cloudbus driving a real OpenStack (Keystone, Placement, Glance, Nova with its fake compute,
+Neutron, Cinder), started by tests/support/openstack.py: run by `pytest --backend=openstack`.
+
+Every check reads OpenStack itself through openstacksdk as its admin: the server exists with
+the flavor, ports, IPs, MACs and volumes cloudbus reports, and after a destroy, a rollback or
+a zone deletion nothing cloudbus made is left in Nova, Neutron, Cinder or Glance, while what
+was made out of band stays.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cloudbus.testing import Cloud
+
+pytestmark = pytest.mark.openstack
+
+MiB = 1 << 20
+GiB = 1 << 30
+
+
+@pytest.fixture(scope="session")
+def admin(openstack_env: dict[str, str]) -> Iterator[Any]:
+    """openstacksdk as the OpenStack admin: the test's eyes."""
+    import openstack
+
+    conn = openstack.connect(
+        auth_url=openstack_env["OS_AUTH_URL"],
+        username=openstack_env["OS_USERNAME"],
+        password=openstack_env["OS_PASSWORD"],
+        project_name=openstack_env["OS_PROJECT_NAME"],
+        user_domain_name=openstack_env["OS_USER_DOMAIN_NAME"],
+        project_domain_name=openstack_env["OS_PROJECT_DOMAIN_NAME"],
+        region_name=openstack_env["OS_REGION_NAME"],
+        load_yaml_config=False,
+        load_envvars=False,
+    )
+    yield conn
+    conn.close()
+
+
+def login(env: dict[str, str]) -> dict[str, str]:
+    """AddOpenStackCloud's login parameters from the OS_* values."""
+    return {
+        "authUrl": env["OS_AUTH_URL"],
+        "username": env["OS_USERNAME"],
+        "password": env["OS_PASSWORD"],
+        "projectName": env["OS_PROJECT_NAME"],
+        "userDomainName": env["OS_USER_DOMAIN_NAME"],
+        "projectDomainName": env["OS_PROJECT_DOMAIN_NAME"],
+        "regionName": env["OS_REGION_NAME"],
+    }
+
+
+@pytest.fixture
+async def os_cloud(
+    openstack_env: dict[str, str], db_url: str, bus_url: str | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Cloud]:
+    monkeypatch.setenv("CLOUDBUS_HOME", str(tmp_path / "home"))  # the secret key file goes there
+    monkeypatch.setenv("CLOUDBUS_HOST_PING_INTERVAL", "3600")
+    async with Cloud.start(db_url, bus_url, namespace=f"t{secrets.token_hex(5)}") as cloud:
+        try:
+            yield cloud
+        finally:  # what a failed test left: its clouds' deletion sweeps their tagged resources
+            for registered in await cloud.ok("QueryOpenStackCloud"):
+                await cloud.api("DeleteOpenStackCloud", uuid=registered["uuid"])
+
+
+async def add_cloud(cloud: Cloud, env: dict[str, str], **extra: Any) -> dict[str, Any]:
+    zone = await cloud.ok("CreateZone", name="os-zone")
+    return await cloud.ok("AddOpenStackCloud", name="os", zoneUuid=zone["uuid"], **login(env) | extra)
+
+
+def raw_image(path: Path, size: int = MiB) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as out:
+        out.truncate(size)
+    return path
+
+
+async def vm_env(cloud: Cloud, env: dict[str, str], tmp_path: Path) -> dict[str, Any]:
+    """A registered cloud, an image uploaded to its Glance, an L3 on its tenant networks, offerings."""
+    registered = await add_cloud(cloud, env)
+    (bs,) = await cloud.query("QueryBackupStorage", ("type", "=", "OpenStackGlance"))
+    source = raw_image(tmp_path / "src" / "disk.raw")
+    image = await cloud.ok("AddImage", name="tiny", url=source.as_uri(), format="raw", backupStorageUuids=[bs["uuid"]])
+    (l2,) = await cloud.query("QueryL2Network", ("physicalInterface", "=", "tenant-networks"))
+    l3 = await cloud.ok("CreateL3Network", name="os-l3", l2NetworkUuid=l2["uuid"])
+    await cloud.ok(
+        "AddIpRange",
+        l3NetworkUuid=l3["uuid"],
+        name="r",
+        startIp="10.77.0.10",
+        endIp="10.77.0.50",
+        netmask="255.255.255.0",
+        gateway="10.77.0.1",
+    )
+    await cloud.ok("AddDnsToL3Network", l3NetworkUuid=l3["uuid"], dns="10.77.0.2")
+    return {
+        "cloud": registered,
+        "bs": bs,
+        "image": image,
+        "l3": l3,
+        "offering": await cloud.ok("CreateInstanceOffering", name="small", cpuNum=1, memorySize=128 * MiB),
+        "disk": await cloud.ok("CreateDiskOffering", name="d1", diskSize=GiB),
+    }
+
+
+def server_of(admin: Any, vm_uuid: str) -> Any:
+    return next(iter(admin.compute.servers(all_projects=True, name=f"^{vm_uuid}$")), None)
+
+
+def volume_named(admin: Any, name: str) -> Any:
+    return next(iter(admin.block_storage.volumes(all_projects=True, name=name)), None)
+
+
+def tagged(admin: Any, label: str) -> dict[str, list[str]]:
+    """What OpenStack holds with cloudbus's tag for one registered cloud."""
+    return {
+        "servers": [s.name for s in admin.compute.servers(all_projects=True, tags=label)],
+        "ports": [p.name for p in admin.network.ports(tags=label)],
+        "networks": [n.name for n in admin.network.networks(tags=label)],
+        "volumes": [
+            v.name
+            for v in admin.block_storage.volumes(all_projects=True, details=True)
+            if (v.metadata or {}).get("cloudbus") == label
+        ],
+        "images": [i.name for i in admin.image.images(tag=label)],
+    }
+
+
+NOTHING = {"servers": [], "ports": [], "networks": [], "volumes": [], "images": []}
+
+
+# --- registering and discovering ------------------------------------------------------------
+
+
+async def test_add_discovers_zones_computes_volume_types_glance_and_networks(
+    os_cloud: Cloud, openstack_env: dict[str, str], admin: Any
+) -> None:
+    cloud = os_cloud
+    registered = await add_cloud(cloud, openstack_env)
+    assert registered["status"] == "Connected"
+    assert "password" not in registered
+    assert registered["authUrl"] == openstack_env["OS_AUTH_URL"]
+
+    zones = sorted(z.name for z in admin.compute.availability_zones() if z.name != "internal")
+    clusters = await cloud.query("QueryCluster", ("zoneUuid", "=", registered["zoneUuid"]))
+    assert sorted(c["name"] for c in clusters) == [f"os-{z}" for z in zones]
+    assert {c["hypervisorType"] for c in clusters} == {"OpenStack"}
+
+    hosts = await cloud.ok("QueryHost")
+    computes = {s.host for s in admin.compute.services(binary="nova-compute")}
+    assert {h["name"] for h in hosts} == computes
+    for host in hosts:
+        assert host["status"] == "Connected"
+        (hypervisor,) = [
+            h for h in admin.compute.hypervisors(details=True) if h.service_details["host"] == host["name"]
+        ]
+        inv = {i.resource_class: i for i in admin.placement.resource_provider_inventories(hypervisor.id)}
+        vcpus = int(inv["VCPU"].total * inv["VCPU"].allocation_ratio)
+        assert host["totalCpuCapacity"] == vcpus
+        ram = int((inv["MEMORY_MB"].total - inv["MEMORY_MB"].reserved) * inv["MEMORY_MB"].allocation_ratio)
+        assert host["totalMemoryCapacity"] == ram * MiB
+
+    storages = await cloud.ok("QueryPrimaryStorage")
+    assert sorted(p["name"] for p in storages) == sorted(f"os-{t.name}" for t in admin.block_storage.types())
+    assert {p["type"] for p in storages} == {"OpenStackCinder"}
+    assert {p["status"] for p in storages} == {"Connected"}
+    for ps in storages:
+        assert sorted(ps["attachedClusterUuids"]) == sorted(c["uuid"] for c in clusters)
+
+    (bs,) = await cloud.ok("QueryBackupStorage")
+    assert (bs["type"], bs["status"]) == ("OpenStackGlance", "Connected")
+    assert bs["attachedZoneUuids"] == [registered["zoneUuid"]]
+
+    l2s = await cloud.ok("QueryL2Network")
+    providers = {
+        n.name
+        for n in admin.network.networks()
+        if n.provider_physical_network and (n.is_shared or n.is_router_external)
+    }
+    assert sorted(n["name"] for n in l2s) == sorted([f"os-{p}" for p in providers] + ["os-tenant-networks"])
+
+    # the admin password is nowhere a user can read it, nor stored in the clear
+    async with cloud.db.read() as conn:
+        from sqlalchemy import text
+
+        stored = (await conn.execute(text("select password from openstack_cloud"))).scalar_one()
+    assert stored.startswith("fernet:") and openstack_env["OS_PASSWORD"] not in stored
+    assert await cloud.query("QueryOpenStackCloud", ("password", "=", openstack_env["OS_PASSWORD"])) is not None
+
+
+async def test_add_with_a_wrong_login_or_region_fails_coded_and_leaves_nothing(
+    os_cloud: Cloud, openstack_env: dict[str, str]
+) -> None:
+    cloud = os_cloud
+    zone = await cloud.ok("CreateZone", name="z")
+    before = await cloud.snapshot()
+    cases = [
+        {"password": "not-the-password"},
+        {"regionName": "NoSuchRegion"},
+        {"authUrl": "http://127.0.0.1:1/v3"},
+    ]
+    for change in cases:
+        error = await cloud.error(
+            "AddOpenStackCloud", name="bad", zoneUuid=zone["uuid"], **login(openstack_env) | change
+        )
+        assert error.code == "OPENSTACK.1000", change
+        assert error.cause is not None and error.cause.code == "OPENSTACK.1001", (change, error.to_json())
+        assert await cloud.snapshot() == before, change
+    error = await cloud.error(
+        "AddOpenStackCloud", name="bad", zoneUuid=zone["uuid"], **login(openstack_env) | {"authUrl": "ftp://x"}
+    )
+    assert error.code == "SYS.1007"
+
+
+async def test_sync_adds_and_removes_what_changed_in_openstack(
+    os_cloud: Cloud, openstack_env: dict[str, str], admin: Any
+) -> None:
+    cloud = os_cloud
+    registered = await add_cloud(cloud, openstack_env)
+    name = f"cbtest-{secrets.token_hex(3)}"
+    vtype = admin.block_storage.create_type(name=name)
+    try:
+        reply = await cloud.api("SyncOpenStackCloud", uuid=registered["uuid"])
+        assert reply.success, reply.to_json()
+        (ps,) = await cloud.query("QueryPrimaryStorage", ("name", "=", f"os-{name}"))
+        assert reply.changes["added"] == [ps["uuid"]] and reply.changes["removed"] == []
+    finally:
+        admin.block_storage.delete_type(vtype)
+    reply = await cloud.api("SyncOpenStackCloud", uuid=registered["uuid"])
+    assert reply.changes["removed"] == [ps["uuid"]] and reply.changes["added"] == []
+    assert await cloud.query("QueryPrimaryStorage", ("name", "=", f"os-{name}")) == []
+
+
+# --- driving it ------------------------------------------------------------------------------
+
+
+async def test_vm_lifecycle_is_real_in_nova_neutron_cinder_and_glance(
+    os_cloud: Cloud, openstack_env: dict[str, str], admin: Any, tmp_path: Path
+) -> None:
+    cloud = os_cloud
+    env = await vm_env(cloud, openstack_env, tmp_path)
+    label = f"cloudbus-{env['cloud']['uuid']}"
+
+    # the image is in Glance, active, with the size cloudbus reports
+    (glance_image,) = list(admin.image.images(name=env["image"]["uuid"]))
+    assert glance_image.status == "active" and label in glance_image.tags
+    assert env["image"]["status"] == "Ready" and env["image"]["size"] == MiB
+
+    vm = await cloud.ok(
+        "CreateVmInstance",
+        name="vm1",
+        instanceOfferingUuid=env["offering"]["uuid"],
+        imageUuid=env["image"]["uuid"],
+        l3NetworkUuids=[env["l3"]["uuid"]],
+        dataDiskOfferingUuids=[env["disk"]["uuid"]],
+    )
+    assert vm["state"] == "Running"
+    server = server_of(admin, vm["uuid"])
+    assert server is not None and server.status == "ACTIVE"
+    flavor = admin.compute.find_flavor(server.flavor["original_name"])
+    assert (flavor.vcpus, flavor.ram) == (1, 128)
+
+    # the nic: a port with cloudbus's IP and MAC on a network and subnet named by the L3
+    (nic,) = vm["vmNics"]
+    (port,) = list(admin.network.ports(device_id=server.id))
+    assert port.mac_address == nic["mac"]
+    assert [ip["ip_address"] for ip in port.fixed_ips] == [nic["ip"]]
+    subnet = admin.network.get_subnet(port.fixed_ips[0]["subnet_id"])
+    assert (subnet.name, subnet.cidr, subnet.gateway_ip) == (env["l3"]["uuid"], "10.77.0.0/24", "10.77.0.1")
+    assert subnet.dns_nameservers == ["10.77.0.2"]
+    assert subnet.allocation_pools == [{"start": "10.77.0.10", "end": "10.77.0.50"}]
+
+    # the volumes: Cinder volumes named by the volume uuids, attached to the server
+    volumes = {v["type"]: v for v in vm["allVolumes"]}
+    root, data = volumes["Root"], volumes["Data"]
+    attached = {a["volume_id"] for a in server.attached_volumes}
+    for volume in (root, data):
+        found = volume_named(admin, volume["uuid"])
+        assert found is not None and found.status == "in-use" and found.id in attached
+        assert volume["installPath"] == f"cinder://{found.id}"
+    assert volume_named(admin, root["uuid"]).is_bootable
+    assert volume_named(admin, data["uuid"]).size == 1
+
+    async def state_after(api: str, **params: Any) -> tuple[str, str]:
+        inv = await cloud.ok(api, uuid=vm["uuid"], **params)
+        return inv["state"], server_of(admin, vm["uuid"]).status
+
+    assert await state_after("StopVmInstance") == ("Stopped", "SHUTOFF")
+    assert await state_after("StartVmInstance") == ("Running", "ACTIVE")
+    assert await state_after("RebootVmInstance") == ("Running", "ACTIVE")
+    assert await state_after("PauseVmInstance") == ("Paused", "PAUSED")
+    assert await state_after("ResumeVmInstance") == ("Running", "ACTIVE")
+
+    # a data volume made later is attached live, and detached again
+    extra = await cloud.ok("CreateDataVolume", name="extra", diskOfferingUuid=env["disk"]["uuid"])
+    await cloud.ok("AttachDataVolumeToVm", volumeUuid=extra["uuid"], vmInstanceUuid=vm["uuid"])
+    found = volume_named(admin, extra["uuid"])
+    assert found.status == "in-use" and found.attachments[0]["server_id"] == server.id
+    await cloud.ok("DetachDataVolumeFromVm", uuid=extra["uuid"])
+    assert volume_named(admin, extra["uuid"]).status == "available"
+
+    await cloud.ok("DestroyVmInstance", uuid=vm["uuid"])
+    await cloud.ok("ExpungeVmInstance", uuid=vm["uuid"])
+    assert server_of(admin, vm["uuid"]) is None
+    assert list(admin.network.ports(device_id=server.id)) == []
+    assert volume_named(admin, root["uuid"]) is None
+    await cloud.ok("DeleteDataVolume", uuid=extra["uuid"])
+    await cloud.ok("ExpungeDataVolume", uuid=extra["uuid"])
+    assert volume_named(admin, extra["uuid"]) is None
+
+    await cloud.ok("DeleteImage", uuid=env["image"]["uuid"])
+    await cloud.ok("ExpungeImage", imageUuid=env["image"]["uuid"])
+    assert list(admin.image.images(name=env["image"]["uuid"])) == []
+
+
+async def test_a_failed_create_removes_what_it_made_in_openstack(
+    os_cloud: Cloud, openstack_env: dict[str, str], admin: Any, tmp_path: Path
+) -> None:
+    """A Cinder quota that lets the root volume be made but not the data volume."""
+    cloud = os_cloud
+    env = await vm_env(cloud, openstack_env, tmp_path)
+    label = f"cloudbus-{env['cloud']['uuid']}"
+    project = admin.identity.find_project(openstack_env["OS_PROJECT_NAME"])
+    quota = admin.block_storage.get_quota_set(project.id, usage=True)
+    in_use = int(quota.usage["volumes"])
+    before = await cloud.snapshot()
+    admin.block_storage.update_quota_set(project.id, volumes=in_use + 1)
+    try:
+        error = await cloud.error(
+            "CreateVmInstance",
+            name="vm-fails",
+            instanceOfferingUuid=env["offering"]["uuid"],
+            imageUuid=env["image"]["uuid"],
+            l3NetworkUuids=[env["l3"]["uuid"]],
+            dataDiskOfferingUuids=[env["disk"]["uuid"]],
+        )
+    finally:
+        admin.block_storage.update_quota_set(project.id, volumes=quota.volumes)
+    assert "quota" in str(error.to_json()).lower() or "exceed" in str(error.to_json()).lower(), error.to_json()
+    assert await cloud.snapshot() == before
+    left = tagged(admin, label)
+    assert (left["servers"], left["ports"], left["volumes"]) == ([], [], [])
+
+
+async def test_out_of_band_stop_and_delete_are_reconciled_by_sync(
+    os_cloud: Cloud, openstack_env: dict[str, str], admin: Any, tmp_path: Path
+) -> None:
+    cloud = os_cloud
+    env = await vm_env(cloud, openstack_env, tmp_path)
+    params = {"instanceOfferingUuid": env["offering"]["uuid"], "imageUuid": env["image"]["uuid"]}
+    vm = await cloud.ok("CreateVmInstance", name="vm", l3NetworkUuids=[env["l3"]["uuid"]], **params)
+    server = server_of(admin, vm["uuid"])
+
+    admin.compute.stop_server(server)
+    admin.compute.wait_for_server(admin.compute.get_server(server.id), status="SHUTOFF", wait=120)
+    await cloud.ok("SyncOpenStackCloud", uuid=env["cloud"]["uuid"])
+    (seen,) = await cloud.query("QueryVmInstance", ("uuid", "=", vm["uuid"]))
+    assert seen["state"] == "Stopped"
+
+    await cloud.ok("StartVmInstance", uuid=vm["uuid"])
+    admin.compute.delete_server(server)
+    admin.compute.wait_for_delete(server, wait=120)
+    await cloud.ok("SyncOpenStackCloud", uuid=env["cloud"]["uuid"])
+    (seen,) = await cloud.query("QueryVmInstance", ("uuid", "=", vm["uuid"]))
+    assert seen["state"] == "Stopped"  # ZStack's VmTracer: a VM whose hypervisor lost it is stopped
+
+    # starting it again boots a new server from the same root volume
+    await cloud.ok("StartVmInstance", uuid=vm["uuid"])
+    again = server_of(admin, vm["uuid"])
+    assert again is not None and again.id != server.id and again.status == "ACTIVE"
+    root = volume_named(admin, vm["rootVolumeUuid"])
+    assert root.attachments[0]["server_id"] == again.id
+
+
+async def test_deleting_the_zone_removes_what_cloudbus_made_and_nothing_else(
+    os_cloud: Cloud, openstack_env: dict[str, str], admin: Any, tmp_path: Path
+) -> None:
+    cloud = os_cloud
+    env = await vm_env(cloud, openstack_env, tmp_path)
+    label = f"cloudbus-{env['cloud']['uuid']}"
+    params = {"instanceOfferingUuid": env["offering"]["uuid"], "imageUuid": env["image"]["uuid"]}
+    vm = await cloud.ok("CreateVmInstance", name="vm", l3NetworkUuids=[env["l3"]["uuid"]], **params)
+    await cloud.ok("CreateDataVolume", name="loose", diskOfferingUuid=env["disk"]["uuid"])
+    made = tagged(admin, label)
+    assert made["servers"] == [vm["uuid"]] and len(made["volumes"]) == 2 and made["networks"] == [env["l3"]["uuid"]]
+
+    # out of band: a server of the operator's own, booted from the same Glance image
+    (glance_image,) = list(admin.image.images(name=env["image"]["uuid"]))
+    flavor = admin.compute.find_flavor(server_of(admin, vm["uuid"]).flavor["original_name"])
+    outsider = admin.compute.create_server(
+        name=f"outsider-{secrets.token_hex(3)}", flavor_id=flavor.id, image_id=glance_image.id, networks="none"
+    )
+    try:
+        admin.compute.wait_for_server(outsider, status="ACTIVE", wait=120)
+        await cloud.ok("DeleteZone", uuid=env["cloud"]["zoneUuid"])
+        assert tagged(admin, label) == NOTHING
+        assert admin.compute.get_server(outsider.id).status == "ACTIVE"
+        assert await cloud.ok("QueryOpenStackCloud") == []
+        for query in ("QueryCluster", "QueryHost", "QueryPrimaryStorage", "QueryBackupStorage", "QueryL2Network"):
+            assert await cloud.ok(query) == [], query
+    finally:
+        admin.compute.delete_server(outsider)
