@@ -193,7 +193,8 @@ async def test_add_discovers_zones_computes_volume_types_glance_and_networks(
 
         stored = (await conn.execute(text("select password from openstack_cloud"))).scalar_one()
     assert stored.startswith("fernet:") and openstack_env["OS_PASSWORD"] not in stored
-    assert await cloud.query("QueryOpenStackCloud", ("password", "=", openstack_env["OS_PASSWORD"])) is not None
+    conditions = [{"name": "password", "op": "=", "value": openstack_env["OS_PASSWORD"]}]
+    assert (await cloud.error("QueryOpenStackCloud", conditions=conditions)).code == "SYS.1007"
 
 
 async def test_add_with_a_wrong_login_or_region_fails_coded_and_leaves_nothing(
@@ -281,7 +282,7 @@ async def test_vm_lifecycle_is_real_in_nova_neutron_cinder_and_glance(
     # the volumes: Cinder volumes named by the volume uuids, attached to the server
     volumes = {v["type"]: v for v in vm["allVolumes"]}
     root, data = volumes["Root"], volumes["Data"]
-    attached = {a["volume_id"] for a in server.attached_volumes}
+    attached = {a["id"] for a in server.attached_volumes}
     for volume in (root, data):
         found = volume_named(admin, volume["uuid"])
         assert found is not None and found.status == "in-use" and found.id in attached

@@ -382,6 +382,9 @@ state_path = {r}/nova/state
 instances_path = {r}/nova/instances
 my_ip = {HOST}
 allow_resize_to_same_host = true
+# Periodic tasks start after a random 0-60 s delay by default; the first host discovery (nova) and
+# capability report (cinder, manila) then gate readiness, so start them at once.
+periodic_fuzzy_delay = 0
 [wsgi]
 api_paste_config = {r}/nova/api-paste.ini
 [api]
@@ -484,6 +487,9 @@ my_ip = {HOST}
 host = cinder1
 rootwrap_config = {r}/cinder/rootwrap.conf
 osapi_volume_workers = 1
+# Periodic tasks start after a random 0-60 s delay by default; the first host discovery (nova) and
+# capability report (cinder, manila) then gate readiness, so start them at once.
+periodic_fuzzy_delay = 0
 [database]
 connection = {db}/cinder?charset=utf8mb4
 [oslo_concurrency]
@@ -526,6 +532,9 @@ default_share_type = default
 host = manila1
 my_ip = {HOST}
 osapi_share_workers = 1
+# Periodic tasks start after a random 0-60 s delay by default; the first host discovery (nova) and
+# capability report (cinder, manila) then gate readiness, so start them at once.
+periodic_fuzzy_delay = 0
 [database]
 connection = {db}/manila?charset=utf8mb4
 [oslo_concurrency]
@@ -635,8 +644,9 @@ def _logfile(name: str) -> Path:
 def _launch(name: str, argv: list[str], env: dict[str, str], cwd: Path) -> None:
     """Start ``argv`` in a new session, output to run/logs/<name>.log, session id to run/pids/<name>.pid."""
     logfile = _logfile(name)
-    with logfile.open("ab") as f:
-        f.write(f"\n=== {time.strftime('%F %T')} start {' '.join(argv)}\n".encode())
+    # Truncated per launch: the log holds exactly the current run, so it cannot grow without bound.
+    with logfile.open("wb") as f:
+        f.write(f"=== {time.strftime('%F %T')} start {' '.join(argv)}\n".encode())
         f.flush()
         proc = subprocess.Popen(
             argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT, start_new_session=True
@@ -679,6 +689,7 @@ def _stop_sessions(names: list[str], grace: float) -> None:
 MY = RUN / "my"
 SOCK = MY / "mysqld.sock"
 SCHEMA_MARK = MY / "schema-done"  # lives beside the datadir: a new datadir means new schemas
+CATALOG_MARK = MY / "catalog-done"
 
 
 def _sql(stmt: str, timeout: float = 60) -> str:
@@ -710,6 +721,7 @@ def _start_mariadb() -> None:
         # A datadir without the mark is from a killed init: start over, and with it the schemas.
         shutil.rmtree(MY / "data", ignore_errors=True)
         SCHEMA_MARK.unlink(missing_ok=True)
+        CATALOG_MARK.unlink(missing_ok=True)
         log("initialising the MariaDB datadir")
         _run(
             [
@@ -841,7 +853,9 @@ def _services(venv: Path) -> list[Service]:
 
     def api(name: str, sub: str, port: int, env: dict[str, str] | None = None, home: Path | None = None) -> Service:
         e = _base_env(venv, home or r / sub) | (env or {})
-        return Service(name, [str(b / "gunicorn"), "-c", str(r / sub / "gunicorn.conf.py")], r / sub, e, port)
+        # gunicorn reads ./gunicorn.conf.py: it must get no CLI arguments at all, because the
+        # apps parse sys.argv with oslo.config and reject gunicorn's options (reference, pitfall 7).
+        return Service(name, [str(b / "gunicorn")], r / sub, e, port)
 
     def worker(name: str, sub: str, conf: str, home: Path | None = None) -> Service:
         return Service(
@@ -880,6 +894,7 @@ def _setup_schemas(venv: Path) -> None:
     log("recreating databases and schemas (about 40 s)")
     _stop_sessions(SERVICE_NAMES, STOP_GRACE)
     SCHEMA_MARK.unlink(missing_ok=True)
+    CATALOG_MARK.unlink(missing_ok=True)
     for sub in _STATE_DIRS:
         shutil.rmtree(RUN / sub, ignore_errors=True)
         (RUN / sub).mkdir(parents=True)
@@ -1102,6 +1117,7 @@ def _wait_workers(adm: _Admin, launched_at: dict[str, datetime]) -> None:
     ]
     for name, check, what in checks:
         _wait(name, check, WORKER_TIMEOUT, what)
+        log(f"ok: {what}")
 
 
 def _ensure_share_type(adm: _Admin) -> None:
@@ -1138,9 +1154,10 @@ def up(fresh: bool = False) -> dict[str, str]:
             _stop_sessions(SERVICE_NAMES, STOP_GRACE)
         _start_mariadb()
         _start_rabbit()
-        need_schema = fresh or not SCHEMA_MARK.exists()
-        if need_schema:
+        if fresh or not SCHEMA_MARK.exists():
             _setup_schemas(venv)
+            SCHEMA_MARK.write_text("ok\n")
+        need_catalog = not CATALOG_MARK.exists()
         services = _services(venv)
         launched_at: dict[str, datetime] = {}
 
@@ -1152,12 +1169,13 @@ def up(fresh: bool = False) -> dict[str, str]:
             if launched_at:
                 log(f"launched {', '.join(launched_at)}")
 
-        if need_schema:
+        if need_catalog:
             # Keystone first: the catalog must exist before the other services authenticate.
             launch(services[:1])
             _wait("keystone", lambda: _answers(5000), API_TIMEOUT, "HTTP on :5000")
             log("registering the catalog")
             _register_catalog(_Admin())
+            CATALOG_MARK.write_text("ok\n")
         launch(services)
         for s in services:
             if s.port is not None:
@@ -1166,8 +1184,6 @@ def up(fresh: bool = False) -> dict[str, str]:
         adm = _Admin()
         _wait_workers(adm, launched_at)
         _ensure_share_type(adm)
-        if need_schema:
-            SCHEMA_MARK.write_text("ok\n")
     log(f"OpenStack ready in {time.monotonic() - t0:.0f} s")
     return dict(OS_ENV)
 
@@ -1225,7 +1241,7 @@ def main(argv: list[str] | None = None) -> int:
             down(infra=args.infra)
         elif args.cmd == "status":
             for name, state in status().items():
-                print(f"{name:18} {state}")
+                print(f"{name:18} {state}", flush=True)
         elif args.cmd == "env":
             _print_env()
     except RuntimeError as exc:

@@ -261,12 +261,6 @@ class OpenStackDriver(HypervisorDriver):
 
         return await run(f"console of vm[uuid:{vm_uuid}]", console)
 
-    async def realize_l2(self, host: dict[str, Any], l2: dict[str, Any]) -> str:
-        return str(l2.get("physicalInterface") or "")  # Neutron networks are made per L3, on first use
-
-    async def unrealize_l2(self, host: dict[str, Any], l2: dict[str, Any]) -> None:
-        return None  # the cloud's deletion removes what cloudbus made (service.py sweep)
-
 
 # --- blocking helpers (run in worker threads) ---------------------------------------------
 

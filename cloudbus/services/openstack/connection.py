@@ -67,10 +67,13 @@ def connect(login: Login) -> Any:
     """An openstacksdk connection (blocking: call it through `run`); nothing is read from
     clouds.yaml or OS_* variables, so the registered login is the only one used."""
     try:
+        import openstack.config
         from openstack import connection
     except ImportError:
         raise errors.fail(NO_SDK, "pip install 'cloudbus[openstack]' to drive OpenStack clouds") from None
-    return connection.Connection(
+    region = openstack.config.get_cloud_region(
+        load_yaml_config=False,
+        load_envvars=False,
         auth_type="password",
         auth={
             "auth_url": login.authUrl,
@@ -81,18 +84,19 @@ def connect(login: Login) -> Any:
             "project_domain_name": login.projectDomainName,
         },
         region_name=login.regionName,
-        load_yaml_config=False,
-        load_envvars=False,
         api_timeout=60,
-        app_name="cloudbus",
     )
+    return connection.Connection(config=region, app_name="cloudbus")
 
 
 def check(conn: Any) -> None:
     """Log in and find the compute service in the region (blocking): raises on a wrong login,
     an unreachable Keystone or an unknown region."""
     conn.authorize()
-    conn.compute.get_endpoint()
+    try:
+        conn.compute.get_endpoint()
+    except Exception as exc:  # openstacksdk's "not present in the service catalog", whatever its type
+        raise errors.fail(UNREACHABLE, f"no compute service in region[{conn.config.region_name}]: {exc}") from None
 
 
 async def run(what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -100,7 +104,9 @@ async def run(what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> A
     naming `what` with OpenStack's own message as the cause."""
     try:
         return await asyncio.to_thread(fn, *args, **kwargs)
-    except errors.CloudBusError:
+    except errors.CloudBusError as exc:
+        if exc.error.cause is None:  # say what was being done, the driver's words as the cause
+            raise errors.fail(exc.error.code, f"{what}: {exc.error.details}", exc.error) from None
         raise
     except Exception as exc:  # openstacksdk and keystoneauth raise many types; all are failures here
         raise translate(what, exc) from None
@@ -111,7 +117,12 @@ def translate(what: str, exc: BaseException) -> errors.CloudBusError:
 
     message = _message(exc)
     unreachable = (ks.ConnectFailure, ks.Unauthorized, ks.EndpointNotFound, ks.DiscoveryFailure, ks.ConnectTimeout)
-    code = UNREACHABLE if isinstance(exc, unreachable) or _status(exc) == 401 else API_ERROR
+    chain, seen = [], exc  # openstacksdk wraps keystoneauth's errors in its own
+    while seen is not None and len(chain) < 5:
+        chain.append(seen)
+        seen = seen.__cause__ or seen.__context__
+    login_failed = any(isinstance(e, unreachable) or _status(e) == 401 for e in chain)
+    code = UNREACHABLE if login_failed else API_ERROR
     return errors.fail(code, f"{what}: {message}", errors.err(code, message))
 
 
