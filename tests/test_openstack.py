@@ -389,7 +389,9 @@ async def test_deleting_the_zone_removes_what_cloudbus_made_and_nothing_else(
     label = f"cloudbus-{env['cloud']['uuid']}"
     params = {"instanceOfferingUuid": env["offering"]["uuid"], "imageUuid": env["image"]["uuid"]}
     vm = await cloud.ok("CreateVmInstance", name="vm", l3NetworkUuids=[env["l3"]["uuid"]], **params)
-    await cloud.ok("CreateDataVolume", name="loose", diskOfferingUuid=env["disk"]["uuid"])
+    loose = await cloud.ok("CreateDataVolume", name="loose", diskOfferingUuid=env["disk"]["uuid"])
+    await cloud.ok("AttachDataVolumeToVm", volumeUuid=loose["uuid"], vmInstanceUuid=vm["uuid"])
+    await cloud.ok("DetachDataVolumeFromVm", uuid=loose["uuid"])  # made in Cinder, now on its own
     made = tagged(admin, label)
     assert made["servers"] == [vm["uuid"]] and len(made["volumes"]) == 2 and made["networks"] == [env["l3"]["uuid"]]
 
