@@ -295,7 +295,11 @@ async def test_vm_lifecycle_is_real_in_nova_neutron_cinder_and_glance(
         return inv["state"], server_of(admin, vm["uuid"]).status
 
     assert await state_after("StopVmInstance") == ("Stopped", "SHUTOFF")
+    bigger = await cloud.ok("CreateInstanceOffering", name="bigger", cpuNum=2, memorySize=256 * MiB)
+    await cloud.ok("ChangeInstanceOffering", vmInstanceUuid=vm["uuid"], instanceOfferingUuid=bigger["uuid"])
     assert await state_after("StartVmInstance") == ("Running", "ACTIVE")
+    flavor = server_of(admin, vm["uuid"]).flavor  # resized (and confirmed) before the start
+    assert (flavor["vcpus"], flavor["ram"]) == (2, 256)
     assert await state_after("RebootVmInstance") == ("Running", "ACTIVE")
     assert await state_after("PauseVmInstance") == ("Paused", "PAUSED")
     assert await state_after("ResumeVmInstance") == ("Running", "ACTIVE")

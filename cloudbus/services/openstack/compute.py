@@ -9,7 +9,9 @@ ports it made before failing. Volumes outlive servers (`delete_on_termination` f
 are the primary storage's, expunged through it.
 
 A stopped VM keeps its server (SHUTOFF); a VM whose server vanished is started by making a
-new one from the same root volume.
+new one from the same root volume. A start gives a server whose flavor no longer matches the
+VM's CPUs and memory (ChangeInstanceOffering while stopped) the right one first: Nova's resize,
+confirmed.
 """
 
 from __future__ import annotations
@@ -102,6 +104,8 @@ class OpenStackDriver(HypervisorDriver):
     ) -> dict[str, Any]:
         server = find_server(conn, vm_uuid)
         if server is not None:
+            resize(conn, server, int(args["cpuNum"]), int(args["memorySize"]))
+            server = conn.compute.get_server(server.id)
             if server.status == "SHUTOFF":
                 conn.compute.start_server(server)
             elif server.status == "PAUSED":
@@ -354,6 +358,19 @@ def _delete_server(conn: Any, vm_uuid: str, label: str) -> None:
     )
     for port in ports:
         conn.network.delete_port(port, ignore_missing=True)
+
+
+def resize(conn: Any, server: Any, cpus: int, memory: int) -> None:
+    """Give the server the flavor of `cpus` and `memory` if it has another one (a VM's offering
+    changed while it was stopped): Nova's resize, confirmed; the server keeps its power state."""
+    flavor = server.flavor or {}
+    if (flavor.get("vcpus"), flavor.get("ram")) == (cpus, max(1, memory // MiB)):
+        return
+    before = server.status
+    conn.compute.resize_server(server, ensure_flavor(conn, cpus, memory).id)
+    wait_server(conn, server.id, "VERIFY_RESIZE", f"resize server[{server.id}]")
+    conn.compute.confirm_server_resize(server)
+    wait_server(conn, server.id, before, f"confirm the resize of server[{server.id}]")
 
 
 def ensure_flavor(conn: Any, cpus: int, memory: int) -> Any:
