@@ -301,6 +301,9 @@ async def test_vm_lifecycle_is_real_in_nova_neutron_cinder_and_glance(
     flavor = server_of(admin, vm["uuid"]).flavor  # resized (and confirmed) before the start
     assert (flavor["vcpus"], flavor["ram"]) == (2, 256)
     assert await state_after("RebootVmInstance") == ("Running", "ACTIVE")
+    reply = await cloud.api("GetVmConsoleAddress", uuid=vm["uuid"])
+    assert reply.success, reply.to_json()
+    assert reply.protocol == "vnc" and reply.url.startswith("http") and f":{reply.port}/" in reply.url
     assert await state_after("PauseVmInstance") == ("Paused", "PAUSED")
     assert await state_after("ResumeVmInstance") == ("Running", "ACTIVE")
 

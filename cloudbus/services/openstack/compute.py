@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import threading
 from typing import Any
+from urllib.parse import urlsplit
 
 from cloudbus.core import errors
 from cloudbus.services.hypervisors.base import HostFacts, HypervisorDriver
@@ -25,6 +26,7 @@ from cloudbus.services.openstack import connection as osc
 from cloudbus.services.openstack.connection import TAG, clouds_of, run, tag, wait
 
 MiB = 1 << 20
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 # Nova server status -> cloudbus VM state (what the tracer corrects a VM to)
 SERVER_STATES = {
@@ -104,8 +106,8 @@ class OpenStackDriver(HypervisorDriver):
     ) -> dict[str, Any]:
         server = find_server(conn, vm_uuid)
         if server is not None:
-            resize(conn, server, int(args["cpuNum"]), int(args["memorySize"]))
-            server = conn.compute.get_server(server.id)
+            if resize(conn, server, int(args["cpuNum"]), int(args["memorySize"])):
+                server = conn.compute.get_server(server.id)
             if server.status == "SHUTOFF":
                 conn.compute.start_server(server)
             elif server.status == "PAUSED":
@@ -160,7 +162,11 @@ class OpenStackDriver(HypervisorDriver):
             mac_address=nic["mac"],
             fixed_ips=[{"subnet_id": subnet.id, "ip_address": nic["ip"]}] if nic.get("ip") else [],
         )
-        _tag(conn, port, label)
+        try:  # openstacksdk sends no tags with a create: tagged right after
+            _tag(conn, port, label)
+        except BaseException:
+            conn.network.delete_port(port, ignore_missing=True)
+            raise
         return port
 
     def _l3(self, conn: Any, l3: dict[str, Any], l2: dict[str, Any], label: str) -> tuple[Any, Any]:
@@ -260,8 +266,14 @@ class OpenStackDriver(HypervisorDriver):
         conn, _ = await self.clouds.of(host["uuid"])
 
         def console() -> dict[str, Any]:
-            made = conn.compute.create_console(_server(conn, vm_uuid), console_type="novnc")
-            return {"url": made["url"], "protocol": "vnc"}
+            url = conn.compute.create_console(_server(conn, vm_uuid), console_type="novnc")["url"]
+            where = urlsplit(url)
+            return {
+                "hostIp": where.hostname,
+                "port": where.port or DEFAULT_PORTS.get(where.scheme),
+                "protocol": "vnc",
+                "url": url,
+            }
 
         return await run(f"console of vm[uuid:{vm_uuid}]", console)
 
@@ -360,17 +372,18 @@ def _delete_server(conn: Any, vm_uuid: str, label: str) -> None:
         conn.network.delete_port(port, ignore_missing=True)
 
 
-def resize(conn: Any, server: Any, cpus: int, memory: int) -> None:
+def resize(conn: Any, server: Any, cpus: int, memory: int) -> bool:
     """Give the server the flavor of `cpus` and `memory` if it has another one (a VM's offering
     changed while it was stopped): Nova's resize, confirmed; the server keeps its power state."""
     flavor = server.flavor or {}
     if (flavor.get("vcpus"), flavor.get("ram")) == (cpus, max(1, memory // MiB)):
-        return
+        return False
     before = server.status
     conn.compute.resize_server(server, ensure_flavor(conn, cpus, memory).id)
     wait_server(conn, server.id, "VERIFY_RESIZE", f"resize server[{server.id}]")
     conn.compute.confirm_server_resize(server)
     wait_server(conn, server.id, before, f"confirm the resize of server[{server.id}]")
+    return True
 
 
 def ensure_flavor(conn: Any, cpus: int, memory: int) -> Any:

@@ -264,7 +264,8 @@ class Lifecycle:
         result = dict(reply.get("result") or {})
         if not result.get("port"):
             raise errors.operation_error(f"the hypervisor of vm[uuid:{uuid}] gives it no console")
-        return {k: result.get(k) for k in ("hostIp", "port", "protocol")}
+        address = {k: result.get(k) for k in ("hostIp", "port", "protocol")}
+        return address | ({"url": result["url"]} if result.get("url") else {})  # a cloud's console page
 
     async def transit(self, uuid: str, operation: str, via: str, to: str, command: str) -> dict[str, Any]:
         """Operations that keep the host: state `via` while the hypervisor runs `command`, then `to`."""
