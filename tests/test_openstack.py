@@ -418,3 +418,56 @@ async def test_deleting_the_zone_removes_what_cloudbus_made_and_nothing_else(
             assert await cloud.ok(query) == [], query
     finally:
         admin.compute.delete_server(outsider)
+
+
+async def test_security_groups_are_neutron_groups_kept_in_step(
+    os_cloud: Cloud, openstack_env: dict[str, str], admin: Any, tmp_path: Path
+) -> None:
+    cloud = os_cloud
+    env = await vm_env(cloud, openstack_env, tmp_path)
+    params = {"instanceOfferingUuid": env["offering"]["uuid"], "imageUuid": env["image"]["uuid"]}
+    (provider,) = await cloud.query("QueryNetworkServiceProvider", ("type", "=", "SecurityGroup"))
+    services = {provider["uuid"]: ["SecurityGroup"]}
+    await cloud.ok("AttachNetworkServiceToL3Network", l3NetworkUuid=env["l3"]["uuid"], networkServices=services)
+    sg = await cloud.ok("CreateSecurityGroup", name="web")
+    await cloud.ok("AttachSecurityGroupToL3Network", securityGroupUuid=sg["uuid"], l3NetworkUuid=env["l3"]["uuid"])
+    ssh = {"type": "Ingress", "protocol": "TCP", "dstPortRange": "22,8000-8080", "srcIpRange": "10.0.0.0/8"}
+    await cloud.ok("AddSecurityGroupRule", securityGroupUuid=sg["uuid"], rules=[ssh])
+
+    def rules_of(group: Any) -> set[tuple[Any, ...]]:
+        fresh = admin.network.get_security_group(group.id)
+        keys = ("direction", "protocol", "port_range_min", "port_range_max", "remote_ip_prefix")
+        return {tuple(r[k] for k in keys) for r in fresh.security_group_rules}
+
+    # a nic in no group: its port is not filtered
+    vm = await cloud.ok("CreateVmInstance", name="vm", l3NetworkUuids=[env["l3"]["uuid"]], **params)
+    (nic,) = vm["vmNics"]
+    (port,) = list(admin.network.ports(name=nic["uuid"]))
+    assert port.is_port_security_enabled is False and port.security_group_ids == []
+
+    # joining the group: the port gets the Neutron group named by it, with exactly its rules
+    await cloud.ok("AddVmNicToSecurityGroup", securityGroupUuid=sg["uuid"], vmNicUuids=[nic["uuid"]])
+    (group,) = list(admin.network.security_groups(name=sg["uuid"]))
+    port = admin.network.get_port(port.id)
+    assert port.is_port_security_enabled is True and port.security_group_ids == [group.id]
+    assert rules_of(group) == {
+        ("ingress", "tcp", 22, 22, "10.0.0.0/8"),
+        ("ingress", "tcp", 8000, 8080, "10.0.0.0/8"),
+    }
+
+    # a rule added and one deleted: Neutron follows
+    icmp = {"type": "Egress", "protocol": "ICMP", "dstIpRange": "192.168.1.0/24"}
+    added = await cloud.ok("AddSecurityGroupRule", securityGroupUuid=sg["uuid"], rules=[icmp])
+    assert ("egress", "icmp", None, None, "192.168.1.0/24") in rules_of(group)
+    tcp_rules = [r["uuid"] for r in added["rules"] if r["protocol"] == "TCP"]
+    await cloud.ok("DeleteSecurityGroupRule", ruleUuids=tcp_rules)
+    assert rules_of(group) == {("egress", "icmp", None, None, "192.168.1.0/24")}
+
+    # leaving the group, then the group deleted: the port is unfiltered, the Neutron group gone
+    await cloud.ok("DeleteVmNicFromSecurityGroup", securityGroupUuid=sg["uuid"], vmNicUuids=[nic["uuid"]])
+    port = admin.network.get_port(port.id)
+    assert port.is_port_security_enabled is False and port.security_group_ids == []
+    await cloud.ok("AddVmNicToSecurityGroup", securityGroupUuid=sg["uuid"], vmNicUuids=[nic["uuid"]])
+    await cloud.ok("DeleteSecurityGroup", uuid=sg["uuid"])
+    assert list(admin.network.security_groups(name=sg["uuid"])) == []
+    assert admin.network.get_port(port.id).security_group_ids == []

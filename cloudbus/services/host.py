@@ -26,6 +26,7 @@ from cloudbus.apis.internal.host import (
     HYPERVISOR_PARALLELISM,
     AllocateHost,
     ApplyL2Network,
+    ApplySecurityGroups,
     ApplyStoragePool,
     HypervisorCommand,
     HypervisorCommands,
@@ -274,6 +275,9 @@ class HostService(ResourceService):
                 args["nics"] = await _with_l2_networks(conn, args["nics"])
             if args.get("nics") and getattr(driver, "needs_l3_details", False):
                 args["nics"] = await _with_l3_networks(conn, args["nics"])
+            if args.get("nics") and hasattr(driver, "apply_security_groups"):
+                groups = await _security_groups(conn, [nic["uuid"] for nic in args["nics"]])
+                args["nics"] = [{**nic, "securityGroups": groups[nic["uuid"]]} for nic in args["nics"]]
         return Reply(result=await self._vm_command(host, msg.command, msg.vmInstanceUuid, args))
 
     @handles(HypervisorCommands, chain=False)
@@ -301,6 +305,21 @@ class HostService(ResourceService):
         driver = self.node.hypervisor(host["hypervisorType"])
         what = f"hypervisor command[{command}] of vm[uuid:{vm_uuid}] on host[uuid:{host['uuid']}]"
         return await bounded(driver.vm_command(command, host, vm_uuid, args), self.node.driver_timeout, what)
+
+    @handles(ApplySecurityGroups, chain=False)
+    async def apply_security_groups(self, msg: ApplySecurityGroups) -> Reply:
+        async with self.db.read() as conn:
+            host = await load(conn, HOST, msg.hostUuid)
+            driver = self.node.hypervisor(host["hypervisorType"])
+            if not hasattr(driver, "apply_security_groups"):
+                return Reply()
+            groups = await _security_groups(conn, msg.vmNicUuids)
+        nics = [{"uuid": nic, "securityGroups": groups[nic]} for nic in msg.vmNicUuids]
+        what = f"applying security groups on host[uuid:{host['uuid']}]"
+        await bounded(
+            driver.apply_security_groups(host, nics, msg.deletedSecurityGroupUuids), self.node.driver_timeout, what
+        )
+        return Reply()
 
     @handles(ApplyL2Network, chain=False)
     async def apply_l2_network(self, msg: ApplyL2Network) -> Reply:
@@ -466,3 +485,39 @@ async def _with_l3_networks(conn: Any, nics: list[dict[str, Any]]) -> list[dict[
 
 
 IP_RANGE_FIELDS = ("l3NetworkUuid", "startIp", "endIp", "gateway", "networkCidr", "ipVersion")
+
+
+async def _security_groups(conn: Any, nic_uuids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """Each nic's security groups in priority order, each with its rules: {uuid, name, rules}."""
+    ref, group_t, rule_t = (
+        inventory.get(n).table for n in ("VmNicSecurityGroupRef", "SecurityGroup", "SecurityGroupRule")
+    )
+    rows = await conn.execute(
+        select(ref.c.vmNicUuid, group_t.c.uuid, group_t.c.name)
+        .select_from(ref.join(group_t, group_t.c.uuid == ref.c.securityGroupUuid))
+        .where(ref.c.vmNicUuid.in_(nic_uuids), group_t.c.state == "Enabled")
+        .order_by(ref.c.vmNicUuid, ref.c.priority)
+    )
+    by_nic: dict[str, list[dict[str, Any]]] = {nic: [] for nic in nic_uuids}
+    groups: dict[str, dict[str, Any]] = {}
+    for nic, uuid, name in rows:
+        group = groups.setdefault(uuid, {"uuid": uuid, "name": name, "rules": []})
+        by_nic[nic].append(group)
+    if groups:
+        query = select(rule_t).where(rule_t.c.securityGroupUuid.in_(groups)).order_by(rule_t.c.type, rule_t.c.priority)
+        for rule in (await conn.execute(query)).mappings():
+            groups[rule["securityGroupUuid"]]["rules"].append({k: rule[k] for k in SECURITY_RULE_FIELDS})
+    return by_nic
+
+
+SECURITY_RULE_FIELDS = (
+    "type",
+    "ipVersion",
+    "protocol",
+    "state",
+    "action",
+    "srcIpRange",
+    "dstIpRange",
+    "dstPortRange",
+    "remoteSecurityGroupUuid",
+)

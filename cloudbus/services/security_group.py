@@ -6,7 +6,9 @@ remote group), its L3 bindings and its nic memberships go in the `delete` pass.
 Memberships below a VmInstance are only resolved: a VM stopped by a host delete keeps
 them, and a nic row that goes takes its memberships along (foreign key ON DELETE
 CASCADE, see cloudbus/inventory/security_group.py); the `cleanup` pass removes any left.
-The L3 network and nic tables are read, never written.
+The L3 network, nic and VM tables are read, never written. After a change of rules or
+members, the hosts of the members' VMs are told (ApplySecurityGroups): a hypervisor that
+enforces groups itself (OpenStack: Neutron groups on the ports) brings them in step.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from cloudbus import inventory
+from cloudbus.apis.internal.host import ApplySecurityGroups
 from cloudbus.apis.security_group import (
     AddSecurityGroupRule,
     AddVmNicToSecurityGroup,
@@ -31,6 +35,7 @@ from cloudbus.apis.security_group import (
 from cloudbus.cascade.messages import CascadeStep
 from cloudbus.core import errors
 from cloudbus.core.ids import new_uuid
+from cloudbus.core.logging import get_logger
 from cloudbus.core.service import handles
 from cloudbus.inventory.declarations import Inventory
 from cloudbus.inventory.network_service import network_service_l3_network_ref_table
@@ -48,6 +53,8 @@ from cloudbus.services.security_group_rules import DUPLICATE_RULE, INVALID_REMOT
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection
+
+log = get_logger(__name__)
 
 ADD_NIC_FAILED = errors.register("SG.1000", "Unable to add vm nics to the security group")
 
@@ -85,7 +92,10 @@ class SecurityGroupService(ResourceService):
 
     @handles(DeleteSecurityGroup)
     async def delete(self, msg: DeleteSecurityGroup) -> None:
+        async with self.db.read() as conn:
+            members = await _members(conn, [msg.uuid])
         await self.delete_cascade("SecurityGroup", [msg.uuid], msg.deleteMode)
+        await self._refresh(members, deleted=[msg.uuid])
 
     # -- rules ----------------------------------------------------------------------------
 
@@ -110,7 +120,10 @@ class SecurityGroupService(ResourceService):
                 if batch:
                     await self._insert_rules(conn, msg.securityGroupUuid, rule_type, batch, msg.priority)
             await set_fields(conn, SG, msg.securityGroupUuid)
-            return await load(conn, SG, msg.securityGroupUuid)
+            group = await load(conn, SG, msg.securityGroupUuid)
+            members = await _members(conn, [msg.securityGroupUuid])
+        await self._refresh(members)
+        return group
 
     async def _check_remotes(self, conn: AsyncConnection, rules: list[dict[str, Any]]) -> None:
         remotes = {r["remoteSecurityGroupUuid"] for r in rules if r["remoteSecurityGroupUuid"]}
@@ -152,7 +165,10 @@ class SecurityGroupService(ResourceService):
             await conn.execute(delete(rule_t).where(rule_t.c.uuid.in_(msg.ruleUuids)))
             for group in groups:
                 await set_fields(conn, SG, group)
-            return await SG.fetch(conn, groups)
+            found = await SG.fetch(conn, groups)
+            members = await _members(conn, groups)
+        await self._refresh(members)
+        return found
 
     # -- L3 networks ------------------------------------------------------------------------
 
@@ -227,7 +243,9 @@ class SecurityGroupService(ResourceService):
                 )
                 await conn.execute(insert(nic_ref_t).values(row))
             await set_fields(conn, SG, sg)
-            return await load(conn, SG, sg)
+            group = await load(conn, SG, sg)
+        await self._refresh(wanted)
+        return group
 
     @handles(DeleteVmNicFromSecurityGroup)
     async def remove_nics(self, msg: DeleteVmNicFromSecurityGroup) -> dict[str, Any]:
@@ -236,7 +254,33 @@ class SecurityGroupService(ResourceService):
             await load(conn, SG, sg)
             await conn.execute(delete(nic_ref_t).where(_of(sg, nic_ref_t), nic_ref_t.c.vmNicUuid.in_(msg.vmNicUuids)))
             await set_fields(conn, SG, sg)
-            return await load(conn, SG, sg)
+            group = await load(conn, SG, sg)
+        await self._refresh(msg.vmNicUuids)
+        return group
+
+    async def _refresh(self, nic_uuids: list[str], *, deleted: list[str] | None = None) -> None:
+        """Tell the hosts of the nics' VMs that their groups changed (ZStack's refresh of rules on
+        hosts): a hypervisor that enforces groups itself (OpenStack's Neutron) applies them now.
+        Best effort: the database is the truth, and a VM's next start applies it again."""
+        if not nic_uuids:
+            return
+        vm_t = inventory.get("VmInstance").table
+        host = func.coalesce(vm_t.c.hostUuid, vm_t.c.lastHostUuid)
+        query = (
+            select(host, nic_t.c.uuid)
+            .select_from(nic_t.join(vm_t, vm_t.c.uuid == nic_t.c.vmInstanceUuid))
+            .where(nic_t.c.uuid.in_(nic_uuids), host.is_not(None))
+        )
+        async with self.db.read() as conn:
+            by_host: dict[str, list[str]] = {}
+            for host_uuid, nic in await conn.execute(query):
+                by_host.setdefault(host_uuid, []).append(nic)
+        for host_uuid, nics in sorted(by_host.items()):
+            msg = ApplySecurityGroups(hostUuid=host_uuid, vmNicUuids=nics, deletedSecurityGroupUuids=deleted or [])
+            try:
+                await self.bus.call_ok(msg)
+            except errors.CloudBusError as exc:
+                log.warning("security groups not applied on a host", host=host_uuid, error=exc.error.details)
 
     # -- cascade ----------------------------------------------------------------------------
 
@@ -262,6 +306,12 @@ class SecurityGroupService(ResourceService):
             gone = ~select(nic_t.c.uuid).where(nic_t.c.uuid == nic_ref_t.c.vmNicUuid).exists()
             async with self.db.tx() as conn:
                 await conn.execute(delete(nic_ref_t).where(nic_ref_t.c.uuid.in_(step.uuids), gone))
+
+
+async def _members(conn: AsyncConnection, groups: list[str]) -> list[str]:
+    """The nics in any of `groups`."""
+    query = select(nic_ref_t.c.vmNicUuid).where(nic_ref_t.c.securityGroupUuid.in_(groups)).distinct()
+    return sorted((await conn.execute(query)).scalars())
 
 
 def _of(group: str, table: Any = rule_t) -> Any:

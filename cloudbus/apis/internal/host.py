@@ -118,3 +118,15 @@ class ApplyStoragePool(_Host, Message):
     clusterUuids: list[str]
     primaryStorage: dict[str, Any]
     realize: bool = True
+
+
+class ApplySecurityGroups(_Host, Message):
+    """Bring the nics' security groups (their memberships and the groups' rules, as the security
+    group service has them now) to `hostUuid`'s hypervisor, if it enforces groups itself (an
+    OpenStack compute: Neutron groups on the ports); `deletedSecurityGroupUuids` are gone.
+    Fire-and-forget for the security group service: a failure is logged, and a start applies
+    them again."""
+
+    hostUuid: str
+    vmNicUuids: list[str] = Field(default_factory=list)
+    deletedSecurityGroupUuids: list[str] = Field(default_factory=list)

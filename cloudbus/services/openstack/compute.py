@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 from cloudbus.core import errors
 from cloudbus.services.hypervisors.base import HostFacts, HypervisorDriver
 from cloudbus.services.openstack import connection as osc
+from cloudbus.services.openstack import security
 from cloudbus.services.openstack.connection import TAG, clouds_of, run, tag, wait
 
 MiB = 1 << 20
@@ -156,11 +157,13 @@ class OpenStackDriver(HypervisorDriver):
         existing = next(iter(conn.network.ports(name=nic["uuid"], network_id=network.id)), None)
         if existing is not None:
             return existing
+        groups = [security.sync_group(conn, group, label) for group in nic.get("securityGroups") or []]
         port = conn.network.create_port(
             name=nic["uuid"],
             network_id=network.id,
             mac_address=nic["mac"],
             fixed_ips=[{"subnet_id": subnet.id, "ip_address": nic["ip"]}] if nic.get("ip") else [],
+            **security.port_fields(groups),
         )
         try:  # openstacksdk sends no tags with a create: tagged right after
             _tag(conn, port, label)
@@ -199,6 +202,13 @@ class OpenStackDriver(HypervisorDriver):
                 )
                 _tag(conn, subnet, label)
             return network, subnet
+
+    async def apply_security_groups(self, host: dict[str, Any], nics: list[dict[str, Any]], deleted: list[str]) -> None:
+        """The nics' ports get their groups ({uuid, securityGroups: [{uuid, name, rules}]}), each
+        group its rules; the Neutron groups of `deleted` cloudbus groups go."""
+        conn, mapping = await self.clouds.of(host["uuid"])
+        label = tag(mapping["cloudUuid"])
+        await run("apply security groups in neutron", security.apply, conn, nics, label, deleted)
 
     async def stopVm(self, host: dict[str, Any], vm_uuid: str, args: dict[str, Any]) -> dict[str, Any]:
         conn, _ = await self.clouds.of(host["uuid"])

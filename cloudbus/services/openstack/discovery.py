@@ -68,16 +68,18 @@ def read_cloud(conn: Any) -> list[Found]:
 
 def sweep(conn: Any, label: str) -> dict[str, int]:
     """Delete everything tagged `label` (what cloudbus made for one registered cloud): servers,
-    then ports, subnets and networks, volumes and their snapshots, images. Counts by kind."""
+    then ports, security groups, subnets and networks, volumes and their snapshots, images.
+    Counts by kind."""
     from cloudbus.services.openstack.compute import _delete_server
     from cloudbus.services.openstack.storage import _delete
 
-    removed = dict.fromkeys(("servers", "ports", "subnets", "networks", "volumes", "images"), 0)
+    removed = dict.fromkeys(("servers", "ports", "securityGroups", "subnets", "networks", "volumes", "images"), 0)
     for server in list(conn.compute.servers(all_projects=True, tags=label)):
         _delete_server(conn, server.name, label)
         removed["servers"] += 1
     for kind, listing, delete in (
         ("ports", conn.network.ports, conn.network.delete_port),
+        ("securityGroups", conn.network.security_groups, conn.network.delete_security_group),
         ("subnets", conn.network.subnets, conn.network.delete_subnet),
         ("networks", conn.network.networks, conn.network.delete_network),
     ):
