@@ -9,6 +9,7 @@ was made out of band stays.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 import pytest
 
 from cloudbus.testing import Cloud
+from tests.support.cluster import wait_until
 
 pytestmark = pytest.mark.openstack
 
@@ -57,18 +59,30 @@ def login(env: dict[str, str]) -> dict[str, str]:
     }
 
 
-@pytest.fixture
-async def os_cloud(
-    openstack_env: dict[str, str], db_url: str, bus_url: str | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[Cloud]:
-    monkeypatch.setenv("CLOUDBUS_HOME", str(tmp_path / "home"))  # the secret key file goes there
-    monkeypatch.setenv("CLOUDBUS_HOST_PING_INTERVAL", "3600")
+@contextlib.asynccontextmanager
+async def started(db_url: str, bus_url: str | None) -> AsyncIterator[Cloud]:
     async with Cloud.start(db_url, bus_url, namespace=f"t{secrets.token_hex(5)}") as cloud:
         try:
             yield cloud
         finally:  # what a failed test left: its clouds' deletion sweeps their tagged resources
             for registered in await cloud.ok("QueryOpenStackCloud"):
                 await cloud.api("DeleteOpenStackCloud", uuid=registered["uuid"])
+
+
+@pytest.fixture
+def os_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    monkeypatch.setenv("CLOUDBUS_HOME", str(tmp_path / "home"))  # the secret key file goes there
+    monkeypatch.setenv("CLOUDBUS_HOST_PING_INTERVAL", "3600")
+    monkeypatch.setenv("CLOUDBUS_OPENSTACK_SYNC_INTERVAL", "3600")  # the tests sync when they mean to
+    return monkeypatch
+
+
+@pytest.fixture
+async def os_cloud(
+    openstack_env: dict[str, str], db_url: str, bus_url: str | None, os_settings: pytest.MonkeyPatch
+) -> AsyncIterator[Cloud]:
+    async with started(db_url, bus_url) as cloud:
+        yield cloud
 
 
 async def add_cloud(cloud: Cloud, env: dict[str, str], **extra: Any) -> dict[str, Any]:
@@ -471,3 +485,22 @@ async def test_security_groups_are_neutron_groups_kept_in_step(
     await cloud.ok("DeleteSecurityGroup", uuid=sg["uuid"])
     assert list(admin.network.security_groups(name=sg["uuid"])) == []
     assert admin.network.get_port(port.id).security_group_ids == []
+
+
+async def test_the_periodic_sync_notices_a_server_stopped_behind_cloudbus_back(
+    openstack_env: dict[str, str], db_url: str, bus_url: str | None, os_settings: Any, admin: Any, tmp_path: Path
+) -> None:
+    os_settings.setenv("CLOUDBUS_OPENSTACK_SYNC_INTERVAL", "1")
+    async with started(db_url, bus_url) as cloud:
+        env = await vm_env(cloud, openstack_env, tmp_path)
+        params = {"instanceOfferingUuid": env["offering"]["uuid"], "imageUuid": env["image"]["uuid"]}
+        vm = await cloud.ok("CreateVmInstance", name="vm", l3NetworkUuids=[env["l3"]["uuid"]], **params)
+        server = server_of(admin, vm["uuid"])
+        admin.compute.stop_server(server)
+
+        async def stopped() -> bool:
+            (seen,) = await cloud.query("QueryVmInstance", ("uuid", "=", vm["uuid"]))
+            return seen["state"] == "Stopped"
+
+        await wait_until(stopped, 120, lambda: f"vm {vm['uuid']} still not Stopped after its server was")
+        assert admin.compute.get_server(server.id).status == "SHUTOFF"

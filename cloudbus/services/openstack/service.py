@@ -4,7 +4,8 @@ AddOpenStackCloud logs in with the admin credentials (kept encrypted, core/secre
 discovers (discovery.py) and makes each resource through its own service's API, recording
 what it stands for in `openstack_resource` before making it, so the drivers find it while it
 connects. A failure anywhere removes what was made and the cloud, and fails OPENSTACK.1000
-with the cause. SyncOpenStackCloud discovers again: what vanished is deleted (through the
+with the cause. SyncOpenStackCloud (and every `CLOUDBUS_OPENSTACK_SYNC_INTERVAL` seconds, default
+300, each node for the clouds the ring gives it) discovers again: what vanished is deleted (through the
 cascade), what appeared is made, and the hosts are reconnected, which has the VM service
 correct every VM from what Nova reports (vm_instance/tracer.py). Deleting a cloud deletes what
 discovery made, then sweeps away everything cloudbus made in the cloud (discovery.sweep):
@@ -14,6 +15,7 @@ still have its login.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from sqlalchemy import delete, insert, select
@@ -35,6 +37,7 @@ from cloudbus.core import errors, secrets
 from cloudbus.core.ids import new_uuid
 from cloudbus.core.logging import get_logger
 from cloudbus.core.messages import Message, Reply
+from cloudbus.core.periodic import Periodic
 from cloudbus.core.service import handles
 from cloudbus.inventory.declarations import Inventory
 from cloudbus.inventory.openstack import OPENSTACK_CLOUD, openstack_resource_table
@@ -68,6 +71,26 @@ class OpenStackService(ResourceService):
     def __init__(self, node: Any) -> None:
         super().__init__(node)
         self.clouds = clouds_of(node)
+        interval = float(os.environ.get("CLOUDBUS_OPENSTACK_SYNC_INTERVAL") or 300)
+        self.syncer = Periodic(self.sync_all, interval, "openstack sync", now=False)
+
+    async def start(self) -> None:
+        await self.syncer.start()
+
+    async def stop(self) -> None:
+        await self.syncer.stop()
+
+    async def sync_all(self) -> None:
+        """One round of the periodic reconcile: sync each Connected cloud this node owns."""
+        table = OPENSTACK_CLOUD.table
+        async with self.db.read() as db:
+            rows = await db.execute(select(table.c.uuid).where(table.c.status == "Connected"))
+            uuids = [row[0] for row in rows if self.bus.owner(row[0]) in (None, self.bus.node_uuid)]
+        for uuid in uuids:
+            try:
+                await self.bus.call_ok(SyncOpenStackCloud(uuid=uuid))
+            except errors.CloudBusError as exc:
+                log.warning("openstack cloud not synced", cloud=uuid, error=exc.error.details)
 
     @handles(AddOpenStackCloud)
     async def add(self, msg: AddOpenStackCloud) -> dict[str, Any]:
