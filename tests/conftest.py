@@ -2,8 +2,8 @@
 
     pytest                       # backend "local": LocalBus + SQLite file
     pytest --backend=amqp        # AmqpBus + PostgreSQL, API calls through RabbitMQ
-    pytest --backend=openstack   # only the tests marked `openstack`: LocalBus + SQLite driving a
-                                 # private real OpenStack (tests/support/openstack.py starts it)
+    pytest --backend=openstack   # only the tests marked `openstack`: AmqpBus + PostgreSQL (as for
+                                 # amqp) driving a private real OpenStack (tests/support/openstack.py)
 
 The amqp backend starts RabbitMQ and PostgreSQL (testcontainers when a Docker engine
 answers, otherwise the locally installed servers on free loopback ports) once per
@@ -94,7 +94,7 @@ def sqlite_url(tmp_path: Path) -> str:
 
 @pytest.fixture
 def db_url(backend: str, request: pytest.FixtureRequest, sqlite_url: str) -> str:
-    if backend in ("local", "openstack"):
+    if backend == "local":
         return sqlite_url
     postgres = request.getfixturevalue("postgres")
     return postgres.create_database(f"t_{new_uuid()[:12]}")  # type: ignore[attr-defined]
@@ -102,7 +102,7 @@ def db_url(backend: str, request: pytest.FixtureRequest, sqlite_url: str) -> str
 
 @pytest.fixture
 def bus_url(backend: str, request: pytest.FixtureRequest) -> str | None:
-    if backend in ("local", "openstack"):
+    if backend == "local":
         return None
     return str(request.getfixturevalue("rabbitmq_url"))
 

@@ -313,7 +313,7 @@ def test_completion_of_parameters() -> None:
     assert "description=" in complete("CreateZone name=z ")
     assert "name=" not in complete("CreateZone name=z ")  # already given
     assert complete("CreateCluster hyper") == ["hypervisorType="]
-    assert complete("CreateCluster hypervisorType=") == ["KVM", "OpenStack", "Simulator"]
+    assert complete("CreateCluster hypervisorType=") == ["KVM", "Simulator"]
     assert complete("CreateZone isDefault=") == ["false", "true"]
     assert complete("NoSuchApi ") == []
 

@@ -320,6 +320,10 @@ async def test_vm_lifecycle_is_real_in_nova_neutron_cinder_and_glance(
     assert reply.protocol == "vnc" and reply.url.startswith("http") and f":{reply.port}/" in reply.url
     assert await state_after("PauseVmInstance") == ("Paused", "PAUSED")
     assert await state_after("ResumeVmInstance") == ("Running", "ACTIVE")
+    # a sync reads every server of the compute back: a running VM stays running
+    await cloud.ok("SyncOpenStackCloud", uuid=env["cloud"]["uuid"])
+    (seen,) = await cloud.query("QueryVmInstance", ("uuid", "=", vm["uuid"]))
+    assert (seen["state"], server_of(admin, vm["uuid"]).status) == ("Running", "ACTIVE")
 
     # a data volume made later is attached live, and detached again
     extra = await cloud.ok("CreateDataVolume", name="extra", diskOfferingUuid=env["disk"]["uuid"])
@@ -504,3 +508,29 @@ async def test_the_periodic_sync_notices_a_server_stopped_behind_cloudbus_back(
 
         await wait_until(stopped, 120, lambda: f"vm {vm['uuid']} still not Stopped after its server was")
         assert admin.compute.get_server(server.id).status == "SHUTOFF"
+
+
+async def test_the_example_drives_the_openstack_of_the_os_variables(
+    os_cloud: Cloud, openstack_env: dict[str, str], admin: Any, os_settings: pytest.MonkeyPatch
+) -> None:
+    """examples/openstack.cb, as its header says to run it (OS_* set, /tmp/tiny.raw made)."""
+    from cloudbus.apis.cli import Session, run_lines
+    from cloudbus.core.config import Settings
+
+    for name, value in openstack_env.items():
+        os_settings.setenv(name, value)
+    raw_image(Path("/tmp/tiny.raw"))
+    session = Session(Settings.from_env())
+    session.client = os_cloud.client
+    status = await run_lines(EXAMPLE.read_text().splitlines(), session, echo=False)
+    assert status == 0
+    found = session.names
+    assert found["running"] == [{"name": "vm1", "state": "Running", "hostUuid": found["vm"]["hostUuid"]}]
+    assert found["snap"]["status"] == "Ready"
+    assert {h["status"] for h in found["hosts"]} == {"Connected"}
+    # the script tore it all down: nothing of it is left in OpenStack, nor in cloudbus
+    assert tagged(admin, f"cloudbus-{found['cloud']['uuid']}") == NOTHING
+    assert await os_cloud.ok("QueryOpenStackCloud") == []
+
+
+EXAMPLE = Path(__file__).parent.parent / "examples" / "openstack.cb"

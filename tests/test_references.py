@@ -42,6 +42,15 @@ def test_bad_references_are_usage_errors(token: str) -> None:
         expand([f"k={token}"], NAMES)
 
 
+def test_environment_variables_are_read_through_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CB_TEST_SECRET", "s3cret")
+    monkeypatch.delenv("CB_TEST_MISSING", raising=False)
+    assert expand(["password=${env.CB_TEST_SECRET}"], NAMES) == ["password=s3cret"]
+    with pytest.raises(UsageError, match="the environment has no CB_TEST_MISSING"):
+        expand(["password=${env.CB_TEST_MISSING}"], NAMES)
+    assert expand(["x=${env.uuid}"], {"env": {"uuid": "remembered"}}) == ["x=remembered"]  # a name wins
+
+
 def test_command_file_uses_earlier_results(tmp_path: Path) -> None:
     script = tmp_path / "topology.cb"
     script.write_text(

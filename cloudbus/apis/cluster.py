@@ -13,7 +13,7 @@ from cloudbus.core.messages import (
     ref,
 )
 
-HypervisorType = Literal["KVM", "Simulator", "OpenStack"]
+HypervisorType = Literal["KVM", "Simulator"]  # OpenStack clusters are discovered (AddOpenStackCloud)
 Architecture = Literal["x86_64", "aarch64", "mips64el", "loongarch64"]
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import insert
 
 from cloudbus.apis.cluster import ChangeClusterState, CreateCluster, DeleteCluster, UpdateCluster
+from cloudbus.apis.internal.openstack import AddDiscoveredCluster
 from cloudbus.core.service import handles
 from cloudbus.inventory.cluster import CLUSTER
 from cloudbus.inventory.zone import ZONE
@@ -19,6 +20,14 @@ class ClusterService(ResourceService):
 
     @handles(CreateCluster)
     async def create(self, msg: CreateCluster) -> dict[str, Any]:
+        return await self._create(msg)
+
+    @handles(AddDiscoveredCluster)
+    async def add_discovered(self, msg: AddDiscoveredCluster) -> dict[str, Any]:
+        """A cloud's availability zone (hypervisorType OpenStack), which no user creates by hand."""
+        return await self._create(msg)
+
+    async def _create(self, msg: CreateCluster | AddDiscoveredCluster) -> dict[str, Any]:
         uuid = msg.new_resource_uuid()
         async with self.db.tx() as conn:
             await load(conn, ZONE, msg.zoneUuid)

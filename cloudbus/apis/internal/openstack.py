@@ -1,5 +1,5 @@
-"""Messages the openstack service sends to make what it discovered: a host, a primary storage
-and a backup storage of the cloud's own types, with the uuid the discovery recorded first."""
+"""Messages the openstack service sends to make what it discovered: a cluster, a host, a primary
+storage and a backup storage of the cloud's own types, with the uuid the discovery recorded first."""
 
 from __future__ import annotations
 
@@ -18,6 +18,10 @@ class _Discovered(Message):
         return self.resourceUuid
 
 
+class _Cluster(Concerns):
+    resource: ClassVar[str] = "Cluster"
+
+
 class _Host(Concerns):
     resource: ClassVar[str] = "Host"
 
@@ -28,6 +32,13 @@ class _PrimaryStorage(Concerns):
 
 class _BackupStorage(Concerns):
     resource: ClassVar[str] = "BackupStorage"
+
+
+class AddDiscoveredCluster(_Cluster, _Discovered):
+    zoneUuid: str
+    hypervisorType: str
+    type: str = "zstack"
+    architecture: str | None = None
 
 
 class AddDiscoveredHost(_Host, _Discovered):

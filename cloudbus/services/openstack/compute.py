@@ -84,7 +84,7 @@ class OpenStackDriver(HypervisorDriver):
         conn, mapping = await self.clouds.of(host["uuid"])
 
         def states() -> dict[str, str]:
-            servers = conn.compute.servers(all_projects=True, host=mapping["openstackName"])
+            servers = conn.compute.servers(all_projects=True, compute_host=mapping["openstackName"])
             return {s.name: SERVER_STATES.get(s.status, "Unknown") for s in servers}
 
         return await run(f"list the servers of nova-compute[{mapping['openstackName']}]", states)

@@ -21,9 +21,14 @@ from typing import Any
 from sqlalchemy import delete, insert, select
 
 from cloudbus.apis.backup_storage import AttachBackupStorageToZone, DeleteBackupStorage
-from cloudbus.apis.cluster import CreateCluster, DeleteCluster
+from cloudbus.apis.cluster import DeleteCluster
 from cloudbus.apis.host import DeleteHost, ReconnectHost
-from cloudbus.apis.internal.openstack import AddDiscoveredBackupStorage, AddDiscoveredHost, AddDiscoveredPrimaryStorage
+from cloudbus.apis.internal.openstack import (
+    AddDiscoveredBackupStorage,
+    AddDiscoveredCluster,
+    AddDiscoveredHost,
+    AddDiscoveredPrimaryStorage,
+)
 from cloudbus.apis.l2_network import (
     AttachL2NetworkToCluster,
     CreateL2NoVlanNetwork,
@@ -267,7 +272,9 @@ def _creation(
     """The message that makes the cloudbus resource standing for `item`."""
     zone = cloud["zoneUuid"]
     if item.kind == CLUSTER:
-        return CreateCluster(name=name, zoneUuid=zone, hypervisorType=HYPERVISOR, description=origin, resourceUuid=uuid)
+        return AddDiscoveredCluster(
+            name=name, zoneUuid=zone, hypervisorType=HYPERVISOR, description=origin, resourceUuid=uuid
+        )
     if item.kind == HOST:
         cluster = uuids[(CLUSTER, item.details["zone"])]
         return AddDiscoveredHost(
