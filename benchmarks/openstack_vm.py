@@ -119,18 +119,7 @@ async def main() -> None:
     results: dict[str, dict[str, list[float]]] = {"cloudbus": {}, "floor": {}}
     async with Cloud.start(f"sqlite:///{scratch / 'cloudbus.db'}", None, namespace="bench") as cloud:
         zone = await cloud.ok("CreateZone", name="bench")
-        registered = await cloud.ok(
-            "AddOpenStackCloud",
-            name="bench",
-            zoneUuid=zone["uuid"],
-            authUrl=env("OS_AUTH_URL"),
-            regionName=env("OS_REGION_NAME"),
-            username=env("OS_USERNAME"),
-            password=env("OS_PASSWORD"),
-            projectName=env("OS_PROJECT_NAME"),
-            userDomainName=env("OS_USER_DOMAIN_NAME"),
-            projectDomainName=env("OS_PROJECT_DOMAIN_NAME"),
-        )
+        registered = await cloud.ok("AddOpenStackCloud", name="bench", zoneUuid=zone["uuid"], **vars(login()))
         (bs,) = await cloud.query("QueryBackupStorage", ("type", "=", "OpenStackGlance"))
         img = await cloud.ok("AddImage", name="tiny", url=image.as_uri(), format="raw", backupStorageUuids=[bs["uuid"]])
         (l2,) = await cloud.query("QueryL2Network", ("physicalInterface", "=", "tenant-networks"))
