@@ -346,6 +346,12 @@ async def test_vm_lifecycle_is_real_in_nova_neutron_cinder_and_glance(
     await cloud.ok("ExpungeImage", imageUuid=env["image"]["uuid"])
     assert list(admin.image.images(name=env["image"]["uuid"])) == []
 
+    # the L3 deleted: the Neutron network and subnet made for it go with it
+    assert len(list(admin.network.networks(name=env["l3"]["uuid"]))) == 1
+    await cloud.ok("DeleteL3Network", uuid=env["l3"]["uuid"])
+    assert list(admin.network.networks(name=env["l3"]["uuid"])) == []
+    assert list(admin.network.subnets(name=env["l3"]["uuid"])) == []
+
 
 async def test_a_failed_create_removes_what_it_made_in_openstack(
     os_cloud: Cloud, openstack_env: dict[str, str], admin: Any, tmp_path: Path

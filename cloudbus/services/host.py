@@ -30,6 +30,7 @@ from cloudbus.apis.internal.host import (
     ApplyStoragePool,
     HypervisorCommand,
     HypervisorCommands,
+    ReleaseL3Networks,
     ReturnHostCapacity,
     VmCommand,
 )
@@ -319,6 +320,25 @@ class HostService(ResourceService):
         await bounded(
             driver.apply_security_groups(host, nics, msg.deletedSecurityGroupUuids), self.node.driver_timeout, what
         )
+        return Reply()
+
+    @handles(ReleaseL3Networks, chain=False)
+    async def release_l3_networks(self, msg: ReleaseL3Networks) -> Reply:
+        ref = l2_network_cluster_ref_table
+        for l3 in msg.l3Networks:
+            async with self.db.read() as conn:
+                clusters = await conn.execute(
+                    select(ref.c.clusterUuid).where(ref.c.l2NetworkUuid == l3["l2NetworkUuid"])
+                )
+                hosts = await self._connected_in([row[0] for row in clusters])
+            done: set[str] = set()
+            for host in hosts:
+                driver = self.node.hypervisor(host["hypervisorType"])
+                if not hasattr(driver, "release_l3") or host["clusterUuid"] in done:
+                    continue
+                what = f"releasing l3 network[uuid:{l3['uuid']}] on host[uuid:{host['uuid']}]"
+                await bounded(driver.release_l3(host, l3), self.node.driver_timeout, what)
+                done.add(host["clusterUuid"])
         return Reply()
 
     @handles(ApplyL2Network, chain=False)

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from cloudbus.apis.internal.host import ReleaseL3Networks
 from cloudbus.apis.l3_network import (
     AddDnsToL3Network,
     ChangeL3NetworkState,
@@ -24,6 +25,7 @@ from cloudbus.apis.l3_network import (
 from cloudbus.cascade.messages import CascadeStep
 from cloudbus.core import errors
 from cloudbus.core.ids import utcnow
+from cloudbus.core.logging import get_logger
 from cloudbus.core.service import handles
 from cloudbus.inventory.declarations import Inventory
 from cloudbus.inventory.ip_range import IP_RANGE, USED_IP
@@ -35,6 +37,8 @@ from cloudbus.services.network.ip_ranges import IpRangeHandlers
 from cloudbus.services.network.ipam import check_dns
 from cloudbus.services.network.services import NetworkServiceHandlers
 from cloudbus.services.ownership import claim
+
+log = get_logger(__name__)
 
 
 class L3NetworkService(IpRangeHandlers, NetworkServiceHandlers):
@@ -122,8 +126,16 @@ class L3NetworkService(IpRangeHandlers, NetworkServiceHandlers):
                 await conn.execute(delete(IP_RANGE.table).where(IP_RANGE.key.in_(step.uuids)))
                 return
             ref = network_service_l3_network_ref_table
+            table = L3_NETWORK.table
+            query = select(table.c.uuid, table.c.l2NetworkUuid).where(table.c.uuid.in_(step.uuids))
+            gone = [{"uuid": uuid, "l2NetworkUuid": l2} for uuid, l2 in await conn.execute(query)]
             await conn.execute(delete(USED_IP.table).where(USED_IP.table.c.l3NetworkUuid.in_(step.uuids)))
             await conn.execute(delete(IP_RANGE.table).where(IP_RANGE.table.c.l3NetworkUuid.in_(step.uuids)))
             await conn.execute(delete(l3_network_dns_table).where(l3_network_dns_table.c.l3NetworkUuid.in_(step.uuids)))
             await conn.execute(delete(ref).where(ref.c.l3NetworkUuid.in_(step.uuids)))
             await conn.execute(delete(L3_NETWORK.table).where(L3_NETWORK.key.in_(step.uuids)))
+        if gone:  # what a hypervisor made of them (OpenStack's Neutron network and subnet) goes too
+            try:
+                await self.bus.call_ok(ReleaseL3Networks(l3Networks=gone))
+            except errors.CloudBusError as exc:
+                log.warning("l3 networks not released on the hypervisors", error=exc.error.details)

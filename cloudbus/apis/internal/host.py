@@ -130,3 +130,11 @@ class ApplySecurityGroups(_Host, Message):
     hostUuid: str
     vmNicUuids: list[str] = Field(default_factory=list)
     deletedSecurityGroupUuids: list[str] = Field(default_factory=list)
+
+
+class ReleaseL3Networks(_Host, Message):
+    """L3 networks ({uuid, l2NetworkUuid}) were deleted: hypervisors that realised them (OpenStack's
+    Neutron network and subnet) remove what they made, through a Connected host of each cluster
+    the L2 is attached to. Best effort for the L3 service: a failure is logged."""
+
+    l3Networks: list[dict[str, str]]

@@ -210,6 +210,19 @@ class OpenStackDriver(HypervisorDriver):
         label = tag(mapping["cloudUuid"])
         await run("apply security groups in neutron", security.apply, conn, nics, label, deleted)
 
+    async def release_l3(self, host: dict[str, Any], l3: dict[str, Any]) -> None:
+        """An L3 was deleted: its subnet, and the network made for it (never a provider network), go."""
+        conn, mapping = await self.clouds.of(host["uuid"])
+        label = tag(mapping["cloudUuid"])
+
+        def release() -> None:
+            for subnet in list(conn.network.subnets(name=l3["uuid"], tags=label)):
+                conn.network.delete_subnet(subnet, ignore_missing=True)
+            for network in list(conn.network.networks(name=l3["uuid"], tags=label)):
+                conn.network.delete_network(network, ignore_missing=True)
+
+        await run(f"remove the neutron network of l3[uuid:{l3['uuid']}]", release)
+
     async def stopVm(self, host: dict[str, Any], vm_uuid: str, args: dict[str, Any]) -> dict[str, Any]:
         conn, _ = await self.clouds.of(host["uuid"])
 
