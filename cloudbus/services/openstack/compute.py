@@ -145,7 +145,7 @@ class OpenStackDriver(HypervisorDriver):
                 if volume is not root:
                     attach(conn, server.id, volume_id(volume.get("installPath")))
         except BaseException:
-            _delete_server(conn, vm_uuid, label)
+            delete_server(conn, vm_uuid, label)
             for port in made_ports:
                 conn.network.delete_port(port, ignore_missing=True)
             raise
@@ -263,7 +263,7 @@ class OpenStackDriver(HypervisorDriver):
 
     async def destroyVm(self, host: dict[str, Any], vm_uuid: str, args: dict[str, Any]) -> dict[str, Any]:
         conn, mapping = await self.clouds.of(host["uuid"])
-        await run(f"destroy vm[uuid:{vm_uuid}] on openstack", _delete_server, conn, vm_uuid, tag(mapping["cloudUuid"]))
+        await run(f"destroy vm[uuid:{vm_uuid}] on openstack", delete_server, conn, vm_uuid, tag(mapping["cloudUuid"]))
         return {}
 
     async def attachVolume(self, host: dict[str, Any], vm_uuid: str, args: dict[str, Any]) -> dict[str, Any]:
@@ -378,7 +378,7 @@ def attach(conn: Any, server_id: str, volume: str) -> None:
     wait_volume(conn, volume, "in-use", f"attach volume[{volume}]")
 
 
-def _delete_server(conn: Any, vm_uuid: str, label: str) -> None:
+def delete_server(conn: Any, vm_uuid: str, label: str) -> None:
     """Delete the VM's server and the ports cloudbus made for it; done if there is none."""
     server = find_server(conn, vm_uuid)
     if server is None:

@@ -14,7 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from cloudbus.services.openstack.compute import delete_server
 from cloudbus.services.openstack.connection import TAG
+from cloudbus.services.openstack.storage import remove_volume
 
 CLUSTER, HOST, PRIMARY, BACKUP, L2 = "ClusterVO", "HostVO", "PrimaryStorageVO", "BackupStorageVO", "L2NetworkVO"
 # the order resources are made in (a host needs its cluster); removals go the other way
@@ -70,12 +72,9 @@ def sweep(conn: Any, label: str) -> dict[str, int]:
     """Delete everything tagged `label` (what cloudbus made for one registered cloud): servers,
     then ports, security groups, subnets and networks, volumes and their snapshots, images.
     Counts by kind."""
-    from cloudbus.services.openstack.compute import _delete_server
-    from cloudbus.services.openstack.storage import _delete
-
     removed = dict.fromkeys(("servers", "ports", "securityGroups", "subnets", "networks", "volumes", "images"), 0)
     for server in list(conn.compute.servers(all_projects=True, tags=label)):
-        _delete_server(conn, server.name, label)
+        delete_server(conn, server.name, label)
         removed["servers"] += 1
     for kind, listing, delete in (
         ("ports", conn.network.ports, conn.network.delete_port),
@@ -91,7 +90,7 @@ def sweep(conn: Any, label: str) -> dict[str, int]:
             conn.block_storage.delete_snapshot(snapshot, ignore_missing=True)
     for volume in list(conn.block_storage.volumes(all_projects=True, details=True)):
         if (volume.metadata or {}).get(TAG) == label:
-            _delete(conn, volume.id, f"volume[{volume.name}]")
+            remove_volume(conn, volume.id, f"volume[{volume.name}]")
             removed["volumes"] += 1
     for image in list(conn.image.images(tag=label)):
         conn.image.delete_image(image, ignore_missing=True)

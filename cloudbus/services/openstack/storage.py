@@ -90,7 +90,7 @@ class CinderPrimaryStorageDriver(PrimaryStorageDriver):
             try:
                 wait_volume(conn, volume.id, "available", f"create volume[uuid:{volume_uuid}]")
             except BaseException:
-                _delete(conn, volume.id, f"remove the failed volume[uuid:{volume_uuid}]")
+                remove_volume(conn, volume.id, f"remove the failed volume[uuid:{volume_uuid}]")
                 raise
             return f"cinder://{volume.id}"
 
@@ -102,7 +102,9 @@ class CinderPrimaryStorageDriver(PrimaryStorageDriver):
         conn, _ = await self.clouds.of(ps["uuid"])
         found = volume_id(install_path) if install_path else getattr(_find_volume(conn, volume_uuid), "id", None)
         if found:
-            await run(f"delete volume[uuid:{volume_uuid}] from cinder", _delete, conn, found, f"volume[{volume_uuid}]")
+            await run(
+                f"delete volume[uuid:{volume_uuid}] from cinder", remove_volume, conn, found, f"volume[{volume_uuid}]"
+            )
 
     async def snapshot(
         self,
@@ -251,7 +253,7 @@ def _find_volume(conn: Any, volume_uuid: str) -> Any:
     return next(iter(conn.block_storage.volumes(name=volume_uuid, all_projects=True)), None)
 
 
-def _delete(conn: Any, volume: str, what: str) -> None:
+def remove_volume(conn: Any, volume: str, what: str) -> None:
     """Delete a Cinder volume once no server holds it, and wait until it is gone."""
     wait(
         f"{what}: wait for its server to let go",
