@@ -539,4 +539,63 @@ async def test_the_example_drives_the_openstack_of_the_os_variables(
     assert await os_cloud.ok("QueryOpenStackCloud") == []
 
 
+async def test_a_tenant_gets_its_own_keystone_domain_project_and_user(
+    os_cloud: Cloud, openstack_env: dict[str, str], admin: Any
+) -> None:
+    import openstack
+    from sqlalchemy import select
+
+    from cloudbus.core import secrets as kept
+    from cloudbus.inventory.openstack import openstack_tenant_table
+
+    cloud = os_cloud
+    await add_cloud(cloud, openstack_env)
+    reply = await cloud.api("CreateTenant", tenantName=f"acme-{secrets.token_hex(3)}")
+    assert reply.success, reply.to_json()
+    tenant_id = reply.tenantId
+    domain = admin.identity.find_domain(tenant_id)
+    project = admin.identity.find_project(tenant_id, domain_id=domain.id)
+    user = admin.identity.find_user(tenant_id, domain_id=domain.id)
+    assert domain.is_enabled and project is not None and user.default_project_id == project.id
+    (assignment,) = list(admin.identity.role_assignments(user_id=user.id, scope_project_id=project.id))
+    assert admin.identity.get_role(assignment.role["id"]).name == "member"
+
+    # the tenant's own login works, scoped to its own project, and sees nothing of the admin's
+    async with cloud.db.read() as conn:
+        (row,) = (await conn.execute(select(openstack_tenant_table))).mappings().all()
+    assert (row["domainId"], row["projectId"], row["userId"]) == (domain.id, project.id, user.id)
+    own = openstack.connect(
+        auth_url=openstack_env["OS_AUTH_URL"],
+        username=tenant_id,
+        password=kept.decrypt(row["password"]),
+        project_name=tenant_id,
+        user_domain_name=tenant_id,
+        project_domain_name=tenant_id,
+        region_name=openstack_env["OS_REGION_NAME"],
+        load_yaml_config=False,
+        load_envvars=False,
+    )
+    assert own.current_project_id == project.id
+    assert list(own.block_storage.volumes()) == []
+
+    # the tenant's account deleted: its Keystone identity goes with it
+    (tenant,) = await cloud.query("QueryTenant", ("tenantId", "=", tenant_id))
+    await cloud.ok("DeleteAccount", uuid=tenant["accountUuid"])
+    assert admin.identity.find_domain(tenant_id) is None
+    assert admin.identity.find_user(user.id) is None and admin.identity.find_project(project.id) is None
+
+    # a registration Keystone refuses (a domain of that name exists) is undone, and takes nothing
+    taken = admin.identity.create_domain(name=f"t-{int(tenant_id[2:]) + 1:010d}")  # the next id
+    try:
+        before = await cloud.snapshot()
+        error = await cloud.error("CreateTenant", tenantName=f"acme-{secrets.token_hex(3)}")
+        assert error.cause is not None and error.cause.code == "OPENSTACK.1002", error.to_json()
+        assert await cloud.snapshot() == before
+        assert list(admin.identity.projects(domain_id=taken.id)) == []
+        assert list(admin.identity.users(domain_id=taken.id)) == []
+    finally:
+        admin.identity.update_domain(taken, is_enabled=False)
+        admin.identity.delete_domain(taken)
+
+
 EXAMPLE = Path(__file__).parent.parent / "examples" / "openstack.cb"

@@ -1,5 +1,6 @@
-"""Messages the openstack service sends to make what it discovered: a cluster, a host, a primary
-storage and a backup storage of the cloud's own types, with the uuid the discovery recorded first."""
+"""Messages the openstack service sends to make what it discovered (a cluster, a host, a primary
+storage and a backup storage of the cloud's own types, with the uuid the discovery recorded first),
+and the one the identity service sends it when a tenant is registered."""
 
 from __future__ import annotations
 
@@ -58,3 +59,16 @@ class AddDiscoveredPrimaryStorage(_PrimaryStorage, _Discovered):
 class AddDiscoveredBackupStorage(_BackupStorage, _Discovered):
     url: str
     type: str
+
+
+class _OpenStackTenant(Concerns):
+    resource: ClassVar[str] = "OpenStackTenant"
+
+
+class ProvisionTenant(_OpenStackTenant, Message):
+    """A tenant was registered (CreateTenant): give it its own Keystone domain, project and user in
+    every Connected OpenStack cloud, or in none (a failure undoes what was made and fails)."""
+
+    tenantUuid: str
+    tenantId: str
+    tenantName: str

@@ -50,6 +50,7 @@ from cloudbus.apis.identity import (
     ValidateSession,
 )
 from cloudbus.apis.internal.identity import AuthenticateApiKey, AuthenticateSession
+from cloudbus.apis.internal.openstack import ProvisionTenant
 from cloudbus.cascade.messages import CascadeStep
 from cloudbus.core import errors
 from cloudbus.core.auth import (
@@ -272,6 +273,16 @@ class IdentityService(QuotaHandlers, SharingHandlers, ResourceService):
                 await conn.execute(insert(TENANT.table).values(row))
         except IntegrityError:  # a concurrent registration of the same name won
             raise errors.invalid_argument(f"a tenant named {msg.tenantName} already exists") from None
+        try:  # its own identity in each OpenStack cloud, or the registration is undone
+            await self.bus.call_ok(
+                ProvisionTenant(tenantUuid=row["uuid"], tenantId=tenant_id, tenantName=msg.tenantName)
+            )
+        except errors.CloudBusError as exc:
+            await self.delete_cascade("Account", [account], "Permissive")
+            await _give_back_tenant_id(self.db, tenant_id)
+            raise errors.operation_error(
+                f"tenant {msg.tenantName} could not be registered in OpenStack", exc.error
+            ) from None
         return Reply(tenantId=tenant_id, apikey=key)
 
     @handles(RegenerateApiKey)
@@ -427,6 +438,17 @@ async def _next_tenant_id(conn: Any) -> str:
     if last is None:
         raise errors.fail(errors.INTERNAL, "the tenant serial row is missing (migration 0011 creates it)")
     return f"t-{int(last):010d}"
+
+
+async def _give_back_tenant_id(db: Any, tenant_id: str) -> None:
+    """A registration undone after its commit gives its number back, unless a later one took the next."""
+    serial = tenant_serial_table.c
+    async with db.tx() as conn:
+        await conn.execute(
+            tenant_serial_table.update()
+            .where(serial.id == "tenant", serial.last == int(tenant_id.removeprefix("t-")))
+            .values(last=serial.last - 1)
+        )
 
 
 async def platform_allows(url: str, tenant_id: str, platform_user: str, resources: list[str]) -> None:

@@ -11,11 +11,16 @@ correct every VM from what Nova reports (vm_instance/tracer.py). Deleting a clou
 discovery made, then sweeps away everything cloudbus made in the cloud (discovery.sweep):
 it is the last of a zone's children deleted, so the drivers removing servers and volumes
 still have its login.
+
+A tenant registered while clouds are Connected gets its own Keystone domain, project and user in
+each (ProvisionTenant, keystone.py), kept as OpenStackTenant rows below the tenant and the cloud:
+deleting either removes the Keystone identity.
 """
 
 from __future__ import annotations
 
 import os
+from secrets import token_urlsafe
 from typing import Any
 
 from sqlalchemy import delete, insert, select
@@ -28,6 +33,7 @@ from cloudbus.apis.internal.openstack import (
     AddDiscoveredCluster,
     AddDiscoveredHost,
     AddDiscoveredPrimaryStorage,
+    ProvisionTenant,
 )
 from cloudbus.apis.l2_network import (
     AttachL2NetworkToCluster,
@@ -45,11 +51,11 @@ from cloudbus.core.messages import Message, Reply
 from cloudbus.core.periodic import Periodic
 from cloudbus.core.service import handles
 from cloudbus.inventory.declarations import Inventory
-from cloudbus.inventory.openstack import OPENSTACK_CLOUD, openstack_resource_table
+from cloudbus.inventory.openstack import OPENSTACK_CLOUD, OPENSTACK_TENANT, openstack_resource_table
 from cloudbus.inventory.zone import ZONE
 from cloudbus.services.base import ResourceService
 from cloudbus.services.common import load, new_row, set_fields
-from cloudbus.services.openstack import discovery
+from cloudbus.services.openstack import discovery, keystone
 from cloudbus.services.openstack.connection import Login, check, clouds_of, connect, run, tag
 from cloudbus.services.openstack.discovery import BACKUP, CLUSTER, HOST, KINDS, L2, PRIMARY, Found
 
@@ -156,8 +162,64 @@ class OpenStackService(ResourceService):
         await self.delete_cascade("OpenStackCloud", [msg.uuid], msg.deleteMode)
 
     async def on_delete(self, inv: Inventory, step: CascadeStep, *, force: bool) -> None:
+        if inv is OPENSTACK_TENANT:
+            table = OPENSTACK_TENANT.table
+            async with self.db.read() as db:
+                rows = (await db.execute(select(table).where(table.c.uuid.in_(step.uuids)))).mappings().all()
+            for row in rows:
+                identity = keystone.Identity(row["domainId"], row["projectId"], row["userId"])
+                await self._release_identity(row["cloudUuid"], identity)
+            await self.delete_rows(inv, step.uuids)
+            return
         for uuid in step.uuids:
             await self._remove(uuid, step.deleteMode, sweep=True)
+
+    # -- tenants (seeds 000 and 004) -------------------------------------------------------
+
+    @handles(ProvisionTenant)
+    async def provision_tenant(self, msg: ProvisionTenant) -> Reply:
+        table = OPENSTACK_CLOUD.table
+        async with self.db.read() as db:
+            clouds = list((await db.execute(select(table.c.uuid).where(table.c.status == "Connected"))).scalars())
+        made: list[tuple[str, keystone.Identity]] = []
+        try:
+            for cloud in clouds:
+                conn = await self.clouds.connection(cloud)
+                password = token_urlsafe(24)
+                what = f"make the keystone identity of tenant[{msg.tenantId}] in openstack cloud[uuid:{cloud}]"
+                identity = await run(what, keystone.make_identity, conn, msg.tenantId, msg.tenantName, password)
+                made.append((cloud, identity))
+                row = new_row(
+                    new_uuid(),
+                    tenantUuid=msg.tenantUuid,
+                    cloudUuid=cloud,
+                    tenantId=msg.tenantId,
+                    password=secrets.encrypt(password),
+                    **vars(identity),
+                )
+                async with self.db.tx() as db:
+                    await db.execute(insert(OPENSTACK_TENANT.table).values(row))
+        except BaseException:
+            for cloud, identity in made:
+                await self._release_identity(cloud, identity)
+            async with self.db.tx() as db:
+                await db.execute(
+                    delete(OPENSTACK_TENANT.table).where(OPENSTACK_TENANT.table.c.tenantUuid == msg.tenantUuid)
+                )
+            raise
+        return Reply(clouds=[cloud for cloud, _ in made])
+
+    async def _release_identity(self, cloud: str, identity: keystone.Identity) -> None:
+        try:
+            conn = await self.clouds.connection(cloud)
+            await run("remove a tenant's keystone identity", keystone.remove_identity, conn, identity)
+        except errors.CloudBusError as exc:  # the tenant's rows go anyway: logged for the operator
+            log.warning(
+                "keystone identity of a tenant not removed",
+                cloud=cloud,
+                identity=vars(identity),
+                error=exc.error.details,
+            )
 
     # -- discovery -----------------------------------------------------------------------
 
