@@ -17,7 +17,7 @@ import asyncio
 import os
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from cloudbus import inventory
@@ -309,37 +309,61 @@ class HostService(ResourceService):
 
     @handles(ApplySecurityGroups, chain=False)
     async def apply_security_groups(self, msg: ApplySecurityGroups) -> Reply:
-        async with self.db.read() as conn:
-            host = await load(conn, HOST, msg.hostUuid)
-            driver = self.node.hypervisor(host["hypervisorType"])
-            if not hasattr(driver, "apply_security_groups"):
-                return Reply()
-            groups = await _security_groups(conn, msg.vmNicUuids)
-        nics = [{"uuid": nic, "securityGroups": groups[nic]} for nic in msg.vmNicUuids]
-        what = f"applying security groups on host[uuid:{host['uuid']}]"
-        await bounded(
-            driver.apply_security_groups(host, nics, msg.deletedSecurityGroupUuids), self.node.driver_timeout, what
+        """Per host of the nics' VMs (where running, or last ran: a stopped OpenStack VM keeps its
+        ports) whose hypervisor enforces groups itself, one driver call with those nics."""
+        enforcing = self._hypervisors_with("apply_security_groups")
+        if not enforcing:
+            return Reply()
+        vm, nic = inventory.get("VmInstance").table, inventory.get("VmNic").table
+        host_uuid = func.coalesce(vm.c.hostUuid, vm.c.lastHostUuid)
+        query = (
+            select(host_uuid, nic.c.uuid)
+            .select_from(nic.join(vm, vm.c.uuid == nic.c.vmInstanceUuid))
+            .where(nic.c.uuid.in_(msg.vmNicUuids), vm.c.hypervisorType.in_(enforcing), host_uuid.is_not(None))
         )
+        async with self.db.read() as conn:
+            by_host: dict[str, list[str]] = {}
+            for host, nic_uuid in await conn.execute(query):
+                by_host.setdefault(host, []).append(nic_uuid)
+            hosts = await HOST.fetch(conn, sorted(by_host))
+            groups = await _security_groups(conn, [n for nics in by_host.values() for n in nics])
+        for host in hosts:
+            nics = [{"uuid": n, "securityGroups": groups[n]} for n in by_host[host["uuid"]]]
+            driver = self.node.hypervisor(host["hypervisorType"])
+            what = f"applying security groups on host[uuid:{host['uuid']}]"
+            call = driver.apply_security_groups(host, nics, msg.deletedSecurityGroupUuids)
+            await bounded(call, self.node.driver_timeout, what)
         return Reply()
 
     @handles(ReleaseL3Networks, chain=False)
     async def release_l3_networks(self, msg: ReleaseL3Networks) -> Reply:
-        ref = l2_network_cluster_ref_table
+        """Through one Connected host of each cluster the L3s' L2s are attached to, for the
+        hypervisors that realise L3s themselves (nothing is read for the others)."""
+        releasing = self._hypervisors_with("release_l3")
+        if not releasing:
+            return Reply()
+        ref, cluster = l2_network_cluster_ref_table, CLUSTER.table
         for l3 in msg.l3Networks:
+            query = (
+                select(ref.c.clusterUuid)
+                .select_from(ref.join(cluster, cluster.c.uuid == ref.c.clusterUuid))
+                .where(ref.c.l2NetworkUuid == l3["l2NetworkUuid"], cluster.c.hypervisorType.in_(releasing))
+            )
             async with self.db.read() as conn:
-                clusters = await conn.execute(
-                    select(ref.c.clusterUuid).where(ref.c.l2NetworkUuid == l3["l2NetworkUuid"])
-                )
-                hosts = await self._connected_in([row[0] for row in clusters])
+                clusters = list((await conn.execute(query)).scalars())
             done: set[str] = set()
-            for host in hosts:
-                driver = self.node.hypervisor(host["hypervisorType"])
-                if not hasattr(driver, "release_l3") or host["clusterUuid"] in done:
+            for host in await self._connected_in(clusters):
+                if host["clusterUuid"] in done:
                     continue
+                driver = self.node.hypervisor(host["hypervisorType"])
                 what = f"releasing l3 network[uuid:{l3['uuid']}] on host[uuid:{host['uuid']}]"
                 await bounded(driver.release_l3(host, l3), self.node.driver_timeout, what)
                 done.add(host["clusterUuid"])
         return Reply()
+
+    def _hypervisors_with(self, method: str) -> list[str]:
+        """The hypervisor types whose driver has `method` (the optional parts of the interface)."""
+        return [name for name, driver in self.node.hypervisors.items() if hasattr(driver, method)]
 
     @handles(ApplyL2Network, chain=False)
     async def apply_l2_network(self, msg: ApplyL2Network) -> Reply:

@@ -6,9 +6,9 @@ remote group), its L3 bindings and its nic memberships go in the `delete` pass.
 Memberships below a VmInstance are only resolved: a VM stopped by a host delete keeps
 them, and a nic row that goes takes its memberships along (foreign key ON DELETE
 CASCADE, see cloudbus/inventory/security_group.py); the `cleanup` pass removes any left.
-The L3 network, nic and VM tables are read, never written. After a change of rules or
-members, the hosts of the members' VMs are told (ApplySecurityGroups): a hypervisor that
-enforces groups itself (OpenStack: Neutron groups on the ports) brings them in step.
+The L3 network and nic tables are read, never written. After a change of rules or members,
+the host service is told (ApplySecurityGroups): a hypervisor that enforces groups itself
+(OpenStack: Neutron groups on the ports) brings them in step.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from cloudbus import inventory
 from cloudbus.apis.internal.host import ApplySecurityGroups
 from cloudbus.apis.security_group import (
     AddSecurityGroupRule,
@@ -259,28 +258,15 @@ class SecurityGroupService(ResourceService):
         return group
 
     async def _refresh(self, nic_uuids: list[str], *, deleted: list[str] | None = None) -> None:
-        """Tell the hosts of the nics' VMs that their groups changed (ZStack's refresh of rules on
-        hosts): a hypervisor that enforces groups itself (OpenStack's Neutron) applies them now.
-        Best effort: the database is the truth, and a VM's next start applies it again."""
+        """Tell the host service the nics' groups changed (ZStack's refresh of rules on hosts): a
+        hypervisor that enforces groups itself (OpenStack's Neutron) applies them now. Best
+        effort: the database is the truth, and a VM's next start applies it again."""
         if not nic_uuids:
             return
-        vm_t = inventory.get("VmInstance").table
-        host = func.coalesce(vm_t.c.hostUuid, vm_t.c.lastHostUuid)
-        query = (
-            select(host, nic_t.c.uuid)
-            .select_from(nic_t.join(vm_t, vm_t.c.uuid == nic_t.c.vmInstanceUuid))
-            .where(nic_t.c.uuid.in_(nic_uuids), host.is_not(None))
-        )
-        async with self.db.read() as conn:
-            by_host: dict[str, list[str]] = {}
-            for host_uuid, nic in await conn.execute(query):
-                by_host.setdefault(host_uuid, []).append(nic)
-        for host_uuid, nics in sorted(by_host.items()):
-            msg = ApplySecurityGroups(hostUuid=host_uuid, vmNicUuids=nics, deletedSecurityGroupUuids=deleted or [])
-            try:
-                await self.bus.call_ok(msg)
-            except errors.CloudBusError as exc:
-                log.warning("security groups not applied on a host", host=host_uuid, error=exc.error.details)
+        try:
+            await self.bus.call_ok(ApplySecurityGroups(vmNicUuids=nic_uuids, deletedSecurityGroupUuids=deleted or []))
+        except errors.CloudBusError as exc:
+            log.warning("security groups not applied on the hypervisors", error=exc.error.details)
 
     # -- cascade ----------------------------------------------------------------------------
 

@@ -122,12 +122,12 @@ class ApplyStoragePool(_Host, Message):
 
 class ApplySecurityGroups(_Host, Message):
     """Bring the nics' security groups (their memberships and the groups' rules, as the security
-    group service has them now) to `hostUuid`'s hypervisor, if it enforces groups itself (an
-    OpenStack compute: Neutron groups on the ports); `deletedSecurityGroupUuids` are gone.
-    Fire-and-forget for the security group service: a failure is logged, and a start applies
-    them again."""
+    group service has them now) to the hypervisors of the nics' VMs that enforce groups themselves
+    (OpenStack: Neutron groups on the ports); `deletedSecurityGroupUuids` are gone. One message
+    per change, whatever the number of hosts; nothing to do (no query of hosts, no driver call)
+    where no VM runs on such a hypervisor. Fire-and-forget for the security group service: a
+    failure is logged, and a start applies them again."""
 
-    hostUuid: str
     vmNicUuids: list[str] = Field(default_factory=list)
     deletedSecurityGroupUuids: list[str] = Field(default_factory=list)
 
