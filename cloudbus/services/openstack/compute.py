@@ -17,6 +17,7 @@ confirmed.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -224,42 +225,34 @@ class OpenStackDriver(HypervisorDriver):
         await run(f"remove the neutron network of l3[uuid:{l3['uuid']}]", release)
 
     async def stopVm(self, host: dict[str, Any], vm_uuid: str, args: dict[str, Any]) -> dict[str, Any]:
-        conn, _ = await self.clouds.of(host["uuid"])
-
-        def stop() -> dict[str, Any]:
-            server = _server(conn, vm_uuid)
+        def stop(compute: Any, server: Any) -> None:
             if server.status != "SHUTOFF":
-                conn.compute.stop_server(server)
-            return _summary(wait_server(conn, server.id, "SHUTOFF", f"stop server of vm[uuid:{vm_uuid}]"))
+                compute.stop_server(server)
 
-        return await run(f"stop vm[uuid:{vm_uuid}] on openstack", stop)
+        return await self._act(host, vm_uuid, "stop", stop, "SHUTOFF")
 
     async def rebootVm(self, host: dict[str, Any], vm_uuid: str, args: dict[str, Any]) -> dict[str, Any]:
-        conn, _ = await self.clouds.of(host["uuid"])
         kind = "HARD" if args.get("type") == "hard" else "SOFT"
-
-        def reboot() -> dict[str, Any]:
-            server = _server(conn, vm_uuid)
-            conn.compute.reboot_server(server, kind)
-            return _summary(wait_server(conn, server.id, "ACTIVE", f"reboot server of vm[uuid:{vm_uuid}]"))
-
-        return await run(f"reboot vm[uuid:{vm_uuid}] on openstack", reboot)
+        return await self._act(host, vm_uuid, "reboot", lambda compute, s: compute.reboot_server(s, kind), "ACTIVE")
 
     async def pauseVm(self, host: dict[str, Any], vm_uuid: str, args: dict[str, Any]) -> dict[str, Any]:
-        return await self._action(host, vm_uuid, "pause_server", "PAUSED")
+        return await self._act(host, vm_uuid, "pause", lambda compute, s: compute.pause_server(s), "PAUSED")
 
     async def resumeVm(self, host: dict[str, Any], vm_uuid: str, args: dict[str, Any]) -> dict[str, Any]:
-        return await self._action(host, vm_uuid, "unpause_server", "ACTIVE")
+        return await self._act(host, vm_uuid, "resume", lambda compute, s: compute.unpause_server(s), "ACTIVE")
 
-    async def _action(self, host: dict[str, Any], vm_uuid: str, action: str, status: str) -> dict[str, Any]:
+    async def _act(
+        self, host: dict[str, Any], vm_uuid: str, what: str, act: Callable[[Any, Any], Any], status: str
+    ) -> dict[str, Any]:
+        """`act(conn.compute, server)` on the VM's server, then wait for the server to reach `status`."""
         conn, _ = await self.clouds.of(host["uuid"])
 
-        def act() -> dict[str, Any]:
+        def run_it() -> dict[str, Any]:
             server = _server(conn, vm_uuid)
-            getattr(conn.compute, action)(server)
-            return _summary(wait_server(conn, server.id, status, f"{action} of vm[uuid:{vm_uuid}]"))
+            act(conn.compute, server)
+            return _summary(wait_server(conn, server.id, status, f"{what} server of vm[uuid:{vm_uuid}]"))
 
-        return await run(f"{action} vm[uuid:{vm_uuid}] on openstack", act)
+        return await run(f"{what} vm[uuid:{vm_uuid}] on openstack", run_it)
 
     async def destroyVm(self, host: dict[str, Any], vm_uuid: str, args: dict[str, Any]) -> dict[str, Any]:
         conn, mapping = await self.clouds.of(host["uuid"])

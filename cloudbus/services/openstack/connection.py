@@ -63,6 +63,10 @@ class Login:
     projectDomainName: str
 
 
+# the cloud row's columns and AddOpenStackCloud's parameters of the same names
+LOGIN_FIELDS = tuple(Login.__dataclass_fields__)
+
+
 def connect(login: Login) -> Any:
     """An openstacksdk connection (blocking: call it through `run`); nothing is read from
     clouds.yaml or OS_* variables, so the registered login is the only one used."""
@@ -142,11 +146,10 @@ def wait(
     done: Callable[[Any], bool],
     *,
     failed: Callable[[Any], str | None] = lambda _: None,
-    limit: float | None = None,
 ) -> Any:
     """Blocking (call through `run`): read anew until `done(obj)`; `failed(obj)` names a
     terminal failure; `read` returning None means gone (done when waiting for a delete)."""
-    deadline = time.monotonic() + (timeout() if limit is None else limit)
+    deadline = time.monotonic() + timeout()
     while True:
         obj = read()
         if done(obj):
@@ -180,10 +183,7 @@ class Clouds:
         cached = self._connections.get(cloud_uuid)
         if cached and cached[0] == row["lastOpDate"]:
             return cached[1]
-        login = Login(
-            **{k: row[k] for k in Login.__dataclass_fields__ if k != "password"},
-            password=secrets.decrypt(row["password"]),
-        )
+        login = Login(**{k: row[k] for k in LOGIN_FIELDS} | {"password": secrets.decrypt(row["password"])})
         made = await run(f"connect to openstack cloud[uuid:{cloud_uuid}]", connect, login)
         self._connections[cloud_uuid] = (row["lastOpDate"], made)
         return made

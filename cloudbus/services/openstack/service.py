@@ -56,7 +56,7 @@ from cloudbus.inventory.zone import ZONE
 from cloudbus.services.base import ResourceService
 from cloudbus.services.common import load, new_row, set_fields
 from cloudbus.services.openstack import discovery, keystone
-from cloudbus.services.openstack.connection import Login, check, clouds_of, connect, run, tag
+from cloudbus.services.openstack.connection import LOGIN_FIELDS, Login, check, clouds_of, connect, run, tag
 from cloudbus.services.openstack.discovery import BACKUP, CLUSTER, HOST, KINDS, L2, PRIMARY, Found
 
 log = get_logger(__name__)
@@ -93,10 +93,7 @@ class OpenStackService(ResourceService):
 
     async def sync_all(self) -> None:
         """One round of the periodic reconcile: sync each Connected cloud this node owns."""
-        table = OPENSTACK_CLOUD.table
-        async with self.db.read() as db:
-            rows = await db.execute(select(table.c.uuid).where(table.c.status == "Connected"))
-            uuids = [row[0] for row in rows if self.bus.owner(row[0]) in (None, self.bus.node_uuid)]
+        uuids = [u for u in await self._connected_clouds() if self.bus.owner(u) in (None, self.bus.node_uuid)]
         for uuid in uuids:
             try:
                 await self.bus.call_ok(SyncOpenStackCloud(uuid=uuid))
@@ -105,15 +102,7 @@ class OpenStackService(ResourceService):
 
     @handles(AddOpenStackCloud)
     async def add(self, msg: AddOpenStackCloud) -> dict[str, Any]:
-        login = Login(
-            authUrl=msg.authUrl,
-            regionName=msg.regionName,
-            username=msg.username,
-            password=msg.password,
-            projectName=msg.projectName,
-            userDomainName=msg.userDomainName,
-            projectDomainName=msg.projectDomainName,
-        )
+        login = Login(**{name: getattr(msg, name) for name in LOGIN_FIELDS})
         try:
             conn = await run(f"log in to {msg.authUrl} as {msg.username}", _logged_in, login)
         except errors.CloudBusError as exc:
@@ -121,9 +110,9 @@ class OpenStackService(ResourceService):
         uuid = msg.new_resource_uuid()
         async with self.db.tx() as db:
             await load(db, ZONE, msg.zoneUuid)
-            fields = {k: v for k, v in login.__dict__.items() if k != "password"}
-            row = new_row(uuid, name=msg.name, description=msg.description, zoneUuid=msg.zoneUuid, **fields)
-            row |= {"password": secrets.encrypt(msg.password), "status": "Connecting"}
+            kept = vars(login) | {"password": secrets.encrypt(msg.password)}  # never the password itself
+            row = new_row(uuid, name=msg.name, description=msg.description, zoneUuid=msg.zoneUuid, **kept)
+            row["status"] = "Connecting"
             await db.execute(insert(OPENSTACK_CLOUD.table).values(row))
         try:
             cloud = await self._load(uuid)
@@ -178,12 +167,9 @@ class OpenStackService(ResourceService):
 
     @handles(ProvisionTenant)
     async def provision_tenant(self, msg: ProvisionTenant) -> Reply:
-        table = OPENSTACK_CLOUD.table
-        async with self.db.read() as db:
-            clouds = list((await db.execute(select(table.c.uuid).where(table.c.status == "Connected"))).scalars())
         made: list[tuple[str, keystone.Identity]] = []
         try:
-            for cloud in clouds:
+            for cloud in await self._connected_clouds():
                 conn = await self.clouds.connection(cloud)
                 password = token_urlsafe(24)
                 what = f"make the keystone identity of tenant[{msg.tenantId}] in openstack cloud[uuid:{cloud}]"
@@ -229,12 +215,8 @@ class OpenStackService(ResourceService):
         wanted = {f.key: f for f in found}
         mapped = await self._mapped(cloud["uuid"])
         have = {discovery.key_of(row): row for row in mapped}
-        changed: dict[str, list[str]] = {"added": [], "removed": []}
-        for kind in reversed(KINDS):
-            for key, row in have.items():
-                if key[0] == kind and key not in wanted:
-                    await self._delete_one(row, "Permissive")
-                    changed["removed"].append(row["resourceUuid"])
+        vanished = [row for key, row in have.items() if key not in wanted]
+        changed: dict[str, list[str]] = {"added": [], "removed": await self._delete_discovered(vanished, "Permissive")}
         uuids = {key: row["resourceUuid"] for key, row in have.items() if key in wanted}
         for kind in KINDS:
             for item in found:
@@ -284,11 +266,7 @@ class OpenStackService(ResourceService):
 
     async def _remove(self, uuid: str, mode: str, *, sweep: bool) -> None:
         """Delete what discovery made (hosts first), sweep what cloudbus made in the cloud, forget it."""
-        rows = await self._mapped(uuid)
-        for kind in reversed(KINDS):
-            for row in rows:
-                if row["resourceType"] == kind:
-                    await self._delete_one(row, mode)
+        await self._delete_discovered(await self._mapped(uuid), mode)
         if sweep:
             try:
                 conn = await self.clouds.connection(uuid)
@@ -304,11 +282,22 @@ class OpenStackService(ResourceService):
             await db.execute(delete(OPENSTACK_CLOUD.table).where(OPENSTACK_CLOUD.key == uuid))
         self.clouds.forget(uuid)
 
-    async def _delete_one(self, row: dict[str, Any], mode: str) -> None:
-        delete_api = DELETES[row["resourceType"]]
-        await self.bus.call_ok(delete_api(uuid=row["resourceUuid"], deleteMode=mode))
-        async with self.db.tx() as db:
-            await db.execute(delete(RESOURCE).where(RESOURCE.c.resourceUuid == row["resourceUuid"]))
+    async def _delete_discovered(self, rows: list[dict[str, Any]], mode: str) -> list[str]:
+        """Delete what these mapping rows stand for through the cascade, hosts first (KINDS in
+        reverse), and the rows with them; returns the uuids deleted."""
+        gone = []
+        for kind in reversed(KINDS):
+            for row in (r for r in rows if r["resourceType"] == kind):
+                await self.bus.call_ok(DELETES[kind](uuid=row["resourceUuid"], deleteMode=mode))
+                async with self.db.tx() as db:
+                    await db.execute(delete(RESOURCE).where(RESOURCE.c.resourceUuid == row["resourceUuid"]))
+                gone.append(row["resourceUuid"])
+        return gone
+
+    async def _connected_clouds(self) -> list[str]:
+        table = OPENSTACK_CLOUD.table
+        async with self.db.read() as db:
+            return list((await db.execute(select(table.c.uuid).where(table.c.status == "Connected"))).scalars())
 
     async def _mapped(self, cloud_uuid: str, kind: str | None = None) -> list[dict[str, Any]]:
         query = select(RESOURCE).where(RESOURCE.c.cloudUuid == cloud_uuid)

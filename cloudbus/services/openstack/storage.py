@@ -120,6 +120,7 @@ class CinderPrimaryStorageDriver(PrimaryStorageDriver):
     ) -> SnapshotResult | None:
         conn, mapping = await self.clouds.of(ps["uuid"])
         volume = volume_id(volume_path)
+        snap = (snapshot_path or "").removeprefix("cinder-snapshot://")
 
         def take() -> SnapshotResult:
             made = conn.block_storage.create_snapshot(
@@ -134,7 +135,6 @@ class CinderPrimaryStorageDriver(PrimaryStorageDriver):
             return SnapshotResult(f"cinder-snapshot://{done.id}", size=int(done.size) * GiB, snapshotType="cinder")
 
         def delete() -> None:
-            snap = (snapshot_path or "").removeprefix("cinder-snapshot://")
             conn.block_storage.delete_snapshot(snap, ignore_missing=True)
             wait(
                 f"delete snapshot[uuid:{snapshot_uuid}]",
@@ -144,7 +144,6 @@ class CinderPrimaryStorageDriver(PrimaryStorageDriver):
             )
 
         def revert() -> None:
-            snap = (snapshot_path or "").removeprefix("cinder-snapshot://")
             conn.block_storage.revert_volume_to_snapshot(volume, snap)
             wait_volume(conn, volume, "available", f"revert volume[uuid:{volume_uuid}]")
 
