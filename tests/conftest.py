@@ -128,3 +128,32 @@ def openstack_env() -> dict[str, str]:
     from tests.support import openstack
 
     return openstack.up()
+
+
+@pytest.fixture(scope="session")
+def admin(openstack_env: dict[str, str]) -> Iterator[Any]:
+    """openstacksdk as the OpenStack admin: the OpenStack tests' eyes."""
+    from tests.support.openstack_cloud import admin_connection
+
+    conn = admin_connection(openstack_env)
+    yield conn
+    conn.close()
+
+
+@pytest.fixture
+def os_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    monkeypatch.setenv("CLOUDBUS_HOME", str(tmp_path / "home"))  # the secret key file goes there
+    monkeypatch.setenv("CLOUDBUS_HOST_PING_INTERVAL", "3600")
+    monkeypatch.setenv("CLOUDBUS_OPENSTACK_SYNC_INTERVAL", "3600")  # the tests sync when they mean to
+    return monkeypatch
+
+
+@pytest.fixture
+async def os_cloud(
+    openstack_env: dict[str, str], db_url: str, bus_url: str | None, os_settings: pytest.MonkeyPatch
+) -> AsyncIterator[Cloud]:
+    """A cloudbus (the lane's bus and database) that deletes its OpenStack clouds when done."""
+    from tests.support.openstack_cloud import started
+
+    async with started(db_url, bus_url) as cloud:
+        yield cloud

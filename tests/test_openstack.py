@@ -9,9 +9,7 @@ was made out of band stays.
 
 from __future__ import annotations
 
-import contextlib
 import secrets
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,136 +17,20 @@ import pytest
 
 from cloudbus.testing import Cloud
 from tests.support.cluster import wait_until
+from tests.support.openstack_cloud import (
+    NOTHING,
+    MiB,
+    add_cloud,
+    login,
+    raw_image,
+    server_of,
+    started,
+    tagged,
+    vm_env,
+    volume_named,
+)
 
 pytestmark = pytest.mark.openstack
-
-MiB = 1 << 20
-GiB = 1 << 30
-
-
-@pytest.fixture(scope="session")
-def admin(openstack_env: dict[str, str]) -> Iterator[Any]:
-    """openstacksdk as the OpenStack admin: the test's eyes."""
-    import openstack
-
-    conn = openstack.connect(
-        auth_url=openstack_env["OS_AUTH_URL"],
-        username=openstack_env["OS_USERNAME"],
-        password=openstack_env["OS_PASSWORD"],
-        project_name=openstack_env["OS_PROJECT_NAME"],
-        user_domain_name=openstack_env["OS_USER_DOMAIN_NAME"],
-        project_domain_name=openstack_env["OS_PROJECT_DOMAIN_NAME"],
-        region_name=openstack_env["OS_REGION_NAME"],
-        load_yaml_config=False,
-        load_envvars=False,
-    )
-    yield conn
-    conn.close()
-
-
-def login(env: dict[str, str]) -> dict[str, str]:
-    """AddOpenStackCloud's login parameters from the OS_* values."""
-    return {
-        "authUrl": env["OS_AUTH_URL"],
-        "username": env["OS_USERNAME"],
-        "password": env["OS_PASSWORD"],
-        "projectName": env["OS_PROJECT_NAME"],
-        "userDomainName": env["OS_USER_DOMAIN_NAME"],
-        "projectDomainName": env["OS_PROJECT_DOMAIN_NAME"],
-        "regionName": env["OS_REGION_NAME"],
-    }
-
-
-@contextlib.asynccontextmanager
-async def started(db_url: str, bus_url: str | None) -> AsyncIterator[Cloud]:
-    async with Cloud.start(db_url, bus_url, namespace=f"t{secrets.token_hex(5)}") as cloud:
-        try:
-            yield cloud
-        finally:  # what a failed test left: its clouds' deletion sweeps their tagged resources
-            for registered in await cloud.ok("QueryOpenStackCloud"):
-                await cloud.api("DeleteOpenStackCloud", uuid=registered["uuid"])
-
-
-@pytest.fixture
-def os_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    monkeypatch.setenv("CLOUDBUS_HOME", str(tmp_path / "home"))  # the secret key file goes there
-    monkeypatch.setenv("CLOUDBUS_HOST_PING_INTERVAL", "3600")
-    monkeypatch.setenv("CLOUDBUS_OPENSTACK_SYNC_INTERVAL", "3600")  # the tests sync when they mean to
-    return monkeypatch
-
-
-@pytest.fixture
-async def os_cloud(
-    openstack_env: dict[str, str], db_url: str, bus_url: str | None, os_settings: pytest.MonkeyPatch
-) -> AsyncIterator[Cloud]:
-    async with started(db_url, bus_url) as cloud:
-        yield cloud
-
-
-async def add_cloud(cloud: Cloud, env: dict[str, str], **extra: Any) -> dict[str, Any]:
-    zone = await cloud.ok("CreateZone", name="os-zone")
-    return await cloud.ok("AddOpenStackCloud", name="os", zoneUuid=zone["uuid"], **login(env) | extra)
-
-
-def raw_image(path: Path, size: int = MiB) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("wb") as out:
-        out.truncate(size)
-    return path
-
-
-async def vm_env(cloud: Cloud, env: dict[str, str], tmp_path: Path) -> dict[str, Any]:
-    """A registered cloud, an image uploaded to its Glance, an L3 on its tenant networks, offerings."""
-    registered = await add_cloud(cloud, env)
-    (bs,) = await cloud.query("QueryBackupStorage", ("type", "=", "OpenStackGlance"))
-    source = raw_image(tmp_path / "src" / "disk.raw")
-    image = await cloud.ok("AddImage", name="tiny", url=source.as_uri(), format="raw", backupStorageUuids=[bs["uuid"]])
-    (l2,) = await cloud.query("QueryL2Network", ("physicalInterface", "=", "tenant-networks"))
-    l3 = await cloud.ok("CreateL3Network", name="os-l3", l2NetworkUuid=l2["uuid"])
-    await cloud.ok(
-        "AddIpRange",
-        l3NetworkUuid=l3["uuid"],
-        name="r",
-        startIp="10.77.0.10",
-        endIp="10.77.0.50",
-        netmask="255.255.255.0",
-        gateway="10.77.0.1",
-    )
-    await cloud.ok("AddDnsToL3Network", l3NetworkUuid=l3["uuid"], dns="10.77.0.2")
-    return {
-        "cloud": registered,
-        "bs": bs,
-        "image": image,
-        "l3": l3,
-        "offering": await cloud.ok("CreateInstanceOffering", name="small", cpuNum=1, memorySize=128 * MiB),
-        "disk": await cloud.ok("CreateDiskOffering", name="d1", diskSize=GiB),
-    }
-
-
-def server_of(admin: Any, vm_uuid: str) -> Any:
-    return next(iter(admin.compute.servers(all_projects=True, name=f"^{vm_uuid}$")), None)
-
-
-def volume_named(admin: Any, name: str) -> Any:
-    return next(iter(admin.block_storage.volumes(all_projects=True, name=name)), None)
-
-
-def tagged(admin: Any, label: str) -> dict[str, list[str]]:
-    """What OpenStack holds with cloudbus's tag for one registered cloud."""
-    return {
-        "servers": [s.name for s in admin.compute.servers(all_projects=True, tags=label)],
-        "ports": [p.name for p in admin.network.ports(tags=label)],
-        "networks": [n.name for n in admin.network.networks(tags=label)],
-        "volumes": [
-            v.name
-            for v in admin.block_storage.volumes(all_projects=True, details=True)
-            if (v.metadata or {}).get("cloudbus") == label
-        ],
-        "images": [i.name for i in admin.image.images(tag=label)],
-    }
-
-
-NOTHING = {"servers": [], "ports": [], "networks": [], "volumes": [], "images": []}
 
 
 # --- registering and discovering ------------------------------------------------------------

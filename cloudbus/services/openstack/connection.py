@@ -16,7 +16,7 @@ import asyncio
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import select
@@ -24,7 +24,9 @@ from sqlalchemy import select
 from cloudbus.core import errors, secrets
 from cloudbus.core.db import Database
 from cloudbus.core.logging import get_logger
-from cloudbus.inventory.openstack import openstack_cloud_table, openstack_resource_table
+from cloudbus.inventory.identity import tenant_table
+from cloudbus.inventory.openstack import openstack_cloud_table, openstack_resource_table, openstack_tenant_table
+from cloudbus.inventory.tenancy import account_resource_ref_table
 
 log = get_logger(__name__)
 
@@ -163,15 +165,46 @@ def wait(
 
 
 class Clouds:
-    """The connections of the registered clouds, and what discovery mapped (read-only here:
-    the openstack service writes both tables)."""
+    """The connections of the registered clouds -- the admin's, and each tenant's own
+    project-scoped one -- and what discovery mapped (read-only here: the openstack service
+    writes these tables)."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._connections: dict[str, tuple[Any, Any]] = {}  # cloud uuid -> (lastOpDate, connection)
+        # (cloud uuid, tenant identity uuid or "") -> (the cloud row's lastOpDate, connection)
+        self._connections: dict[tuple[str, str], tuple[Any, Any]] = {}
         self._mapped: dict[str, dict[str, Any]] = {}
 
     async def connection(self, cloud_uuid: str) -> Any:
+        """The admin's connection to a cloud."""
+        return await self._connect(await self._cloud(cloud_uuid), None)
+
+    async def for_account(self, cloud_uuid: str, account_uuid: str | None) -> Any:
+        """The connection to act for an account with: its tenant's own project-scoped one
+        when the tenant has an identity in this cloud (OpenStack then keeps tenants apart
+        itself), the admin's otherwise (the admin account's resources, a tenant registered
+        before the cloud)."""
+        cloud = await self._cloud(cloud_uuid)
+        if account_uuid is None:
+            return await self._connect(cloud, None)
+        ot, tenants = openstack_tenant_table.c, tenant_table.c
+        query = (
+            select(openstack_tenant_table)
+            .join(tenant_table, tenants.uuid == ot.tenantUuid)
+            .where(tenants.accountUuid == account_uuid, ot.cloudUuid == cloud_uuid)
+        )
+        async with self.db.read() as conn:
+            identity = (await conn.execute(query)).mappings().first()
+        return await self._connect(cloud, dict(identity) if identity else None)
+
+    async def for_resource(self, cloud_uuid: str, resource_uuid: str) -> Any:
+        """`for_account` of the account owning a resource (a VM, a volume, a snapshot)."""
+        refs = account_resource_ref_table.c
+        async with self.db.read() as conn:
+            owner = await conn.scalar(select(refs.accountUuid).where(refs.resourceUuid == resource_uuid))
+        return await self.for_account(cloud_uuid, owner)
+
+    async def _cloud(self, cloud_uuid: str) -> dict[str, Any]:
         async with self.db.read() as conn:
             row = (
                 (await conn.execute(select(openstack_cloud_table).where(openstack_cloud_table.c.uuid == cloud_uuid)))
@@ -180,16 +213,32 @@ class Clouds:
             )
         if row is None:
             raise errors.fail(UNREACHABLE, f"openstack cloud[uuid:{cloud_uuid}] is not registered")
-        cached = self._connections.get(cloud_uuid)
-        if cached and cached[0] == row["lastOpDate"]:
+        return dict(row)
+
+    async def _connect(self, cloud: dict[str, Any], identity: dict[str, Any] | None) -> Any:
+        key = (cloud["uuid"], identity["uuid"] if identity else "")
+        cached = self._connections.get(key)
+        if cached and cached[0] == cloud["lastOpDate"]:
             return cached[1]
-        login = Login(**{k: row[k] for k in LOGIN_FIELDS} | {"password": secrets.decrypt(row["password"])})
-        made = await run(f"connect to openstack cloud[uuid:{cloud_uuid}]", connect, login)
-        self._connections[cloud_uuid] = (row["lastOpDate"], made)
+        login = Login(**{k: cloud[k] for k in LOGIN_FIELDS} | {"password": secrets.decrypt(cloud["password"])})
+        if identity is not None:  # the tenant's domain, project and user are all named by its id
+            name = identity["tenantId"]
+            login = replace(
+                login,
+                username=name,
+                password=secrets.decrypt(identity["password"]),
+                projectName=name,
+                userDomainName=name,
+                projectDomainName=name,
+            )
+        who = f" as tenant[{identity['tenantId']}]" if identity else ""
+        # keystoneauth logs in on first use and again when the token expires
+        made = await run(f"connect to openstack cloud[uuid:{cloud['uuid']}]{who}", connect, login)
+        self._connections[key] = (cloud["lastOpDate"], made)
         return made
 
     def forget(self, cloud_uuid: str) -> None:
-        self._connections.pop(cloud_uuid, None)
+        self._connections = {k: v for k, v in self._connections.items() if k[0] != cloud_uuid}
         self._mapped = {k: v for k, v in self._mapped.items() if v["cloudUuid"] != cloud_uuid}
 
     async def mapped(self, resource_uuid: str) -> dict[str, Any]:
