@@ -45,11 +45,11 @@ from cloudbus import inventory
 from cloudbus.core.db import Database
 from cloudbus.core.ids import new_uuid
 from cloudbus.core.logging import configure
+from cloudbus.core.units import GiB
 from cloudbus.inventory.migrate import upgrade
 from cloudbus.inventory.schema import metadata
 from cloudbus.testing import BOOKKEEPING, ZONE_INDEPENDENT, Cloud
 
-GiB = 1 << 30
 MODES = ("Permissive", "Enforcing")
 
 

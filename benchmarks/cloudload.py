@@ -47,13 +47,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from cloudbus import inventory
 from cloudbus.core.db import Database
 from cloudbus.core.ids import utcnow
+from cloudbus.core.units import GiB
 from cloudbus.inventory.backup_storage import backup_storage_zone_ref_table
 from cloudbus.inventory.host import host_allocation_table
 from cloudbus.inventory.image import image_backup_storage_ref_table
 from cloudbus.inventory.l2_network import l2_network_cluster_ref_table
 from cloudbus.inventory.primary_storage import primary_storage_cluster_ref_table
 
-GiB = 1 << 30
 IMAGE_SIZE = GiB  # the simulator backup storage's default image size
 IMAGE_URL = "http://images.example/img.qcow2"
 CHUNK = 5_000  # VMs per transaction: bounded memory whatever N

@@ -71,11 +71,11 @@ from cloudbus.apis.client import Client
 from cloudbus.core.auth import admin_password
 from cloudbus.core.ids import new_uuid
 from cloudbus.core.logging import configure
+from cloudbus.core.units import GiB
 from cloudbus.testing import Cloud
 from tests.support.cluster import ApiCloud
 
 RESULTS = Path(__file__).with_suffix(".json")
-GiB = 1 << 30
 VMS_PER_HOST = 100
 CALL_TIMEOUT = 300.0
 # PostgreSQL 15 flushes an idle backend's pending statistics up to 10 s late (PGSTAT_IDLE_INTERVAL):

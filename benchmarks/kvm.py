@@ -43,9 +43,10 @@ import libvirt
 
 from cloudbus.core.ids import new_uuid
 from cloudbus.core.logging import configure
+from cloudbus.core.units import MiB
 from cloudbus.services.hypervisors import kvm_domain
 from cloudbus.testing import Cloud
-from tests.support.kvm_env import MiB, build_image, kvm_env
+from tests.support.kvm_env import build_image, kvm_env
 from tests.support.vm_env import create_vm
 
 RESULTS = Path(__file__).with_suffix(".json")

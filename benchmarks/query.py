@@ -44,11 +44,10 @@ from cloudbus import inventory
 from cloudbus.apis.catalog import api as api_class
 from cloudbus.core.db import Database
 from cloudbus.core.messages import build
+from cloudbus.core.units import GiB, TiB
 from cloudbus.inventory.query import run_query
 from cloudbus.testing import Cloud
 
-GiB = 1 << 30
-TiB = 1 << 40
 DISK_SIZES = (10 * GiB,) * 19 + (2 * TiB,)  # VM i has a 2 TiB volume when i mod 20 is 18 or 19
 JSON_PATH = Path(__file__).with_suffix(".json")
 

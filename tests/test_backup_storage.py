@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from cloudbus.core.ids import new_uuid
+from cloudbus.core.units import GiB, TiB
 from cloudbus.testing import Cloud
-from tests.support.storage import GiB, TiB, bs_row, bs_sim, simulator_bs
+from tests.support.storage import bs_row, bs_sim, simulator_bs
 
 
 async def test_add_simulator_backup_storage(cloud: Cloud) -> None:

@@ -28,12 +28,12 @@ from sqlalchemy import select
 from benchmarks.cloudload import load_cloud
 from cloudbus.cascade import engine
 from cloudbus.cascade.messages import CascadeStep
+from cloudbus.core.units import GiB
 from cloudbus.inventory.schema import metadata
 from cloudbus.testing import ZONE_INDEPENDENT, Cloud
 from tests.support.invariants import check_cloud
 from tests.support.network import build_network
 
-GiB = 1 << 30
 LOADED_VMS = 120
 
 

@@ -13,11 +13,11 @@ from sqlalchemy import update
 
 from benchmarks import create_vms, vm_rows
 from cloudbus.core.db import Database
+from cloudbus.core.units import GiB
 from cloudbus.inventory.host import host_table
 from cloudbus.testing import Cloud
 
 VMS, IN_FLIGHT = 60, 10
-GiB = 1 << 30
 
 
 async def _totals(cloud: Cloud) -> dict[str, int]:

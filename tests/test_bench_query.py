@@ -18,12 +18,11 @@ from benchmarks.query import CASES, Context, answer, floor, one_ip
 from cloudbus import inventory
 from cloudbus.core.db import Database
 from cloudbus.core.ids import iso
+from cloudbus.core.units import GiB
 from cloudbus.inventory.declarations import Inventory, index_facts
 from cloudbus.inventory.migrate import upgrade
 from cloudbus.inventory.tag import USER_TAG_FIELD
 from cloudbus.testing import Cloud
-
-GiB = 1 << 30
 
 
 async def test_the_benchmark_queries_return_the_floor_rows(cloud: Cloud) -> None:

@@ -17,10 +17,10 @@ from sqlalchemy import select
 
 from benchmarks.cloudload import load_cloud
 from cloudbus.core.ids import new_uuid
+from cloudbus.core.units import GiB
 from cloudbus.inventory.schema import metadata
 from cloudbus.testing import BOOKKEEPING, ZONE_INDEPENDENT, Cloud
 
-GiB = 1 << 30
 UUID_IN_TEXT = re.compile(r"[0-9a-f]{32}")
 VMS, DATA_VOLUMES, NICS = 6, 2, 2
 DISK_SIZES = (10 * GiB, 20 * GiB)

@@ -6,8 +6,9 @@ import asyncio
 
 from cloudbus.apis.internal.storage import SelectBackupStorage
 from cloudbus.core.ids import new_uuid
+from cloudbus.core.units import GiB, TiB
 from cloudbus.testing import Cloud
-from tests.support.storage import GiB, TiB, bs_row, bs_sim, simulator_bs
+from tests.support.storage import bs_row, bs_sim, simulator_bs
 
 
 async def _two_storages(cloud: Cloud) -> tuple[dict, dict]:

@@ -21,9 +21,10 @@ import pytest
 
 from cloudbus.core.logging import configure
 from cloudbus.core.messages import Event
+from cloudbus.core.units import MiB
 from cloudbus.testing import Cloud
 from tests.support.cluster import wait_until
-from tests.support.kvm_env import MiB, exists, files_under, info, kvm_env, qemu_io, sh
+from tests.support.kvm_env import exists, files_under, info, kvm_env, qemu_io, sh
 from tests.support.vm_env import create_vm
 
 libvirt = pytest.importorskip("libvirt", reason="the KVM tests need pip install -e '.[kvm]'")

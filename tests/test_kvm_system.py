@@ -21,10 +21,11 @@ from typing import Any
 import pytest
 
 from cloudbus.core.messages import Event
+from cloudbus.core.units import MiB
 from cloudbus.testing import Cloud
 from tests.support.cluster import wait_until
 from tests.support.http_files import serving
-from tests.support.kvm_env import MiB, exists, files_under, info, kvm_env, qemu_io
+from tests.support.kvm_env import exists, files_under, info, kvm_env, qemu_io
 from tests.support.vm_env import create_vm
 
 ROOT = Path(__file__).resolve().parent.parent

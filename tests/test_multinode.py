@@ -38,6 +38,7 @@ from sqlalchemy import update
 from cloudbus.core.errors import INTERNAL, TIMEOUT
 from cloudbus.core.messages import Reply
 from cloudbus.core.ring import HashRing
+from cloudbus.core.units import GiB
 from cloudbus.inventory.host import host_table
 from cloudbus.inventory.primary_storage import primary_storage_table
 from cloudbus.inventory.vm_instance import vm_instance_table, vm_nic_table
@@ -56,7 +57,6 @@ from tests.support.cluster import (
 )
 from tests.support.invariants import TRANSITIONAL_VM_STATES, check_cloud, read_tables
 
-GiB = 1 << 30
 ROOT = Path(__file__).resolve().parents[1]
 HEARTBEAT = 0.5  # seconds between beats
 MISSES = 3  # beats missed before a node is dead

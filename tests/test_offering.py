@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from cloudbus.core.ids import new_uuid
+from cloudbus.core.units import GiB
 from cloudbus.testing import Cloud
-from tests.support.storage import GiB
 
 
 async def test_instance_offering_lifecycle(cloud: Cloud) -> None:

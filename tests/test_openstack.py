@@ -15,17 +15,22 @@ from typing import Any
 
 import pytest
 
+from cloudbus.core.units import MiB
+from cloudbus.inventory.quota import QUOTAS
 from cloudbus.testing import Cloud
 from tests.support.cluster import wait_until
 from tests.support.openstack_cloud import (
     NOTHING,
-    MiB,
     add_cloud,
+    as_tenant,
+    distinct_tenant_ids,
     login,
     raw_image,
     server_of,
     started,
     tagged,
+    tenant_connection,
+    tenant_identity,
     vm_env,
     volume_named,
 )
@@ -82,6 +87,7 @@ async def test_add_discovers_zones_computes_volume_types_glance_and_networks(
         if n.provider_physical_network and (n.is_shared or n.is_router_external)
     }
     assert sorted(n["name"] for n in l2s) == sorted([f"os-{p}" for p in providers] + ["os-tenant-networks"])
+    assert {(n["type"], n["vSwitchType"]) for n in l2s} == {("OpenStackNeutron", "OpenStackNeutron")}
 
     # the admin password is nowhere a user can read it, nor stored in the clear
     async with cloud.db.read() as conn:
@@ -123,16 +129,23 @@ async def test_sync_adds_and_removes_what_changed_in_openstack(
     cloud = os_cloud
     registered = await add_cloud(cloud, openstack_env)
     name = f"cbtest-{secrets.token_hex(3)}"
-    vtype = admin.block_storage.create_type(name=name)
-    try:
+    # public images other tests put in (or take out of) the shared Glance meanwhile are synced too
+    images = {i["uuid"] for i in await cloud.ok("QueryImage")}
+
+    async def changes() -> dict[str, list[str]]:
         reply = await cloud.api("SyncOpenStackCloud", uuid=registered["uuid"])
         assert reply.success, reply.to_json()
+        images.update(i["uuid"] for i in await cloud.ok("QueryImage"))
+        return {k: [u for u in reply.changes[k] if u not in images] for k in ("added", "removed")}
+
+    vtype = admin.block_storage.create_type(name=name)
+    try:
+        changed = await changes()
         (ps,) = await cloud.query("QueryPrimaryStorage", ("name", "=", f"os-{name}"))
-        assert reply.changes["added"] == [ps["uuid"]] and reply.changes["removed"] == []
+        assert changed == {"added": [ps["uuid"]], "removed": []}
     finally:
         admin.block_storage.delete_type(vtype)
-    reply = await cloud.api("SyncOpenStackCloud", uuid=registered["uuid"])
-    assert reply.changes["removed"] == [ps["uuid"]] and reply.changes["added"] == []
+    assert await changes() == {"added": [], "removed": [ps["uuid"]]}
     assert await cloud.query("QueryPrimaryStorage", ("name", "=", f"os-{name}")) == []
 
 
@@ -424,41 +437,29 @@ async def test_the_example_drives_the_openstack_of_the_os_variables(
 async def test_a_tenant_gets_its_own_keystone_domain_project_and_user(
     os_cloud: Cloud, openstack_env: dict[str, str], admin: Any
 ) -> None:
-    import openstack
-    from sqlalchemy import select
-
-    from cloudbus.core import secrets as kept
-    from cloudbus.inventory.openstack import openstack_tenant_table
-
     cloud = os_cloud
-    await add_cloud(cloud, openstack_env)
+    await distinct_tenant_ids(cloud)
+    early = await cloud.api("CreateTenant", tenantName=f"early-{secrets.token_hex(3)}")
+    await add_cloud(cloud, openstack_env)  # a tenant registered before the cloud gets its identity now
     reply = await cloud.api("CreateTenant", tenantName=f"acme-{secrets.token_hex(3)}")
     assert reply.success, reply.to_json()
-    tenant_id = reply.tenantId
-    domain = admin.identity.find_domain(tenant_id)
-    project = admin.identity.find_project(tenant_id, domain_id=domain.id)
-    user = admin.identity.find_user(tenant_id, domain_id=domain.id)
-    assert domain.is_enabled and project is not None and user.default_project_id == project.id
-    (assignment,) = list(admin.identity.role_assignments(user_id=user.id, scope_project_id=project.id))
-    assert admin.identity.get_role(assignment.role["id"]).name == "member"
+    for tenant_id in (early.tenantId, reply.tenantId):
+        domain = admin.identity.find_domain(tenant_id)
+        project = admin.identity.find_project(tenant_id, domain_id=domain.id)
+        user = admin.identity.find_user(tenant_id, domain_id=domain.id)
+        assert domain.is_enabled and project is not None and user.default_project_id == project.id
+        (assignment,) = list(admin.identity.role_assignments(user_id=user.id, scope_project_id=project.id))
+        assert admin.identity.get_role(assignment.role["id"]).name == "member"
+        limits = {lim.resource_name: lim.resource_limit for lim in admin.identity.limits(domain_id=domain.id)}
+        assert limits["servers"] == QUOTAS["vm.num"].default  # its quotas are mirrored (seed 004)
 
-    # the tenant's own login works, scoped to its own project, and sees nothing of the admin's
-    async with cloud.db.read() as conn:
-        (row,) = (await conn.execute(select(openstack_tenant_table))).mappings().all()
-    assert (row["domainId"], row["projectId"], row["userId"]) == (domain.id, project.id, user.id)
-    own = openstack.connect(
-        auth_url=openstack_env["OS_AUTH_URL"],
-        username=tenant_id,
-        password=kept.decrypt(row["password"]),
-        project_name=tenant_id,
-        user_domain_name=tenant_id,
-        project_domain_name=tenant_id,
-        region_name=openstack_env["OS_REGION_NAME"],
-        load_yaml_config=False,
-        load_envvars=False,
-    )
-    assert own.current_project_id == project.id
-    assert list(own.block_storage.volumes()) == []
+        # the tenant's own login works, scoped to its own project, and sees nothing of the admin's
+        row = await tenant_identity(cloud, tenant_id)
+        assert (row["domainId"], row["projectId"], row["userId"]) == (domain.id, project.id, user.id)
+        own = tenant_connection(openstack_env, row)
+        assert own.current_project_id == project.id
+        assert list(own.block_storage.volumes()) == []
+        own.close()
 
     # the tenant's account deleted: its Keystone identity goes with it
     (tenant,) = await cloud.query("QueryTenant", ("tenantId", "=", tenant_id))
@@ -481,3 +482,76 @@ async def test_a_tenant_gets_its_own_keystone_domain_project_and_user(
 
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "openstack.cb"
+
+
+async def test_each_tenant_drives_openstack_as_its_own_project(
+    os_cloud: Cloud, openstack_env: dict[str, str], admin: Any, tmp_path: Path
+) -> None:
+    cloud = os_cloud
+    env = await vm_env(cloud, openstack_env, tmp_path)
+    shared = [env[k]["uuid"] for k in ("image", "l3", "offering", "disk")]
+    await cloud.ok("ShareResource", resourceUuids=shared, toPublic=True)
+    await distinct_tenant_ids(cloud)
+    tenants = []
+    for name in ("a", "b"):
+        reply = await cloud.api("CreateTenant", tenantName=f"{name}-{secrets.token_hex(3)}")
+        assert reply.success, reply.to_json()
+        tenants.append((reply.tenantId, reply.apikey, await tenant_identity(cloud, reply.tenantId)))
+    vms = []
+    for tenant_id, apikey, _ in tenants:
+        async with as_tenant(cloud, tenant_id, apikey) as own:
+            vms.append(
+                await own.ok(
+                    "CreateVmInstance",
+                    name=f"vm-{tenant_id}",
+                    instanceOfferingUuid=env["offering"]["uuid"],
+                    imageUuid=env["image"]["uuid"],
+                    l3NetworkUuids=[env["l3"]["uuid"]],
+                    dataDiskOfferingUuids=[env["disk"]["uuid"]],
+                )
+            )
+
+    # the server, its volumes and its port are the tenant's own project's, in OpenStack's eyes
+    servers = []
+    for (_, _, identity), vm in zip(tenants, vms, strict=True):
+        server = server_of(admin, vm["uuid"])
+        assert server.project_id == identity["projectId"]
+        volumes = [admin.block_storage.get_volume(a["id"]) for a in server.attached_volumes]
+        assert len(volumes) == 2 and {v.project_id for v in volumes} == {identity["projectId"]}
+        (port,) = admin.network.ports(name=vm["vmNics"][0]["uuid"])
+        assert (port.project_id, port.device_id) == (identity["projectId"], server.id)
+        servers.append(server)
+
+    # each tenant's own login sees its own server, volumes and port, and nothing of the other's
+    for (_, _, identity), mine, theirs in zip(tenants, servers, reversed(servers), strict=True):
+        own = tenant_connection(openstack_env, identity)
+        try:
+            assert [s.id for s in own.compute.servers()] == [mine.id]
+            assert own.compute.find_server(theirs.id, ignore_missing=True) is None
+            assert {v.id for v in own.block_storage.volumes()} == {a["id"] for a in mine.attached_volumes}
+            assert [p.device_id for p in own.network.ports(device_id=theirs.id)] == []
+        finally:
+            own.close()
+
+    # the tenant's later operations stay in its project: a snapshot of its root volume is its own
+    (tenant_id, apikey, identity), vm = tenants[0], vms[0]
+    async with as_tenant(cloud, tenant_id, apikey) as own:
+        await own.ok("StopVmInstance", uuid=vm["uuid"])
+        assert (await own.ok("StartVmInstance", uuid=vm["uuid"]))["state"] == "Running"
+        snapshot = await own.ok("CreateVolumeSnapshot", volumeUuid=vm["rootVolumeUuid"], name="snap")
+    cinder_snapshot = admin.block_storage.get_snapshot(snapshot["primaryStorageInstallPath"].split("://")[1])
+    assert cinder_snapshot.project_id == identity["projectId"]
+
+    # the tenant's account deleted: its server and volumes go from OpenStack, then its identity
+    (tenant,) = await cloud.query("QueryTenant", ("tenantId", "=", tenant_id))
+    await cloud.ok("DeleteAccount", uuid=tenant["accountUuid"])
+    assert server_of(admin, vm["uuid"]) is None
+    assert [v.id for v in admin.block_storage.volumes(all_projects=True, project_id=identity["projectId"])] == []
+    assert admin.identity.find_project(identity["projectId"]) is None
+    assert server_of(admin, vms[1]["uuid"]).status == "ACTIVE"  # the other tenant's is untouched
+
+    # its nic detached: Nova lets the port go and Neutron no longer has it
+    other = vms[1]
+    await cloud.ok("DetachL3NetworkFromVm", vmNicUuid=other["vmNics"][0]["uuid"])
+    assert list(admin.network.ports(name=other["vmNics"][0]["uuid"])) == []
+    assert list(admin.compute.server_interfaces(server_of(admin, other["uuid"]))) == []

@@ -14,9 +14,10 @@ from cloudbus.apis.internal.storage import (
     SnapshotCommand,
 )
 from cloudbus.core.ids import new_uuid
+from cloudbus.core.units import GiB, TiB
 from cloudbus.inventory.primary_storage import local_storage_host_ref_table
 from cloudbus.testing import Cloud
-from tests.support.storage import GiB, TiB, eventually, ps_row, ps_sim, simulator_ps, zone_cluster
+from tests.support.storage import eventually, ps_row, ps_sim, simulator_ps, zone_cluster
 
 
 async def _host_shares(cloud: Cloud) -> dict[str, tuple[int, int]]:

@@ -21,6 +21,7 @@ from cloudbus.apis.vm_instance import CreateVmInstance
 from cloudbus.core import progress
 from cloudbus.core.ids import new_uuid
 from cloudbus.core.messages import Event
+from cloudbus.core.units import MiB
 from cloudbus.testing import Cloud
 from tests.support.http_files import serving
 from tests.support.network import build_network
@@ -28,7 +29,6 @@ from tests.test_cli import cloudbus
 
 pytestmark = pytest.mark.skipif(shutil.which("qemu-img") is None, reason="needs qemu-img (qemu-utils)")
 
-MiB = 1 << 20
 SIZE = 64 * MiB
 
 

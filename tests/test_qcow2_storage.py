@@ -19,13 +19,13 @@ from typing import Any
 import pytest
 
 from cloudbus.core.ids import new_uuid
+from cloudbus.core.units import MiB
 from cloudbus.testing import Cloud
 from tests.support.http_files import serving
 from tests.support.network import build_network
 
 pytestmark = pytest.mark.skipif(shutil.which("qemu-img") is None, reason="needs qemu-img (qemu-utils)")
 
-MiB = 1 << 20
 IMAGE_SIZE = 64 * MiB
 
 

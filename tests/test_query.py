@@ -22,11 +22,10 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from cloudbus.core.errors import CloudBusError
 from cloudbus.core.messages import APIQueryMessage, QueryCondition
+from cloudbus.core.units import GiB
 from cloudbus.inventory.declarations import INVENTORIES, Inventory, Join, ListField, Via
 from cloudbus.inventory.query import resolve_path, run_query
 from cloudbus.testing import Cloud
-
-GiB = 1 << 30
 
 
 @pytest.fixture

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from cloudbus.core.units import GiB
 from cloudbus.testing import Cloud
-from tests.support.volume_env import GiB, ps_driver, set_vm_state, storage_env, vm_row
+from tests.support.volume_env import ps_driver, set_vm_state, storage_env, vm_row
 
 
 async def _ready_volume(cloud: Cloud, state: str = "Stopped") -> tuple[dict[str, Any], str]:

@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 
 from cloudbus.core.messages import Event
+from cloudbus.core.units import MiB
 from cloudbus.testing import Cloud
-from tests.support.kvm_env import MiB, info, kvm_env, qemu_io
+from tests.support.kvm_env import info, kvm_env, qemu_io
 from tests.support.vm_env import create_vm
 
 pytest.importorskip("libvirt", reason="the KVM tests need pip install -e '.[kvm]'")

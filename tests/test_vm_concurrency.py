@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+from cloudbus.core.units import GiB
 from cloudbus.testing import Cloud
-
-GiB = 1 << 30
 
 
 async def test_200_parallel_creates_on_room_for_150(cloud: Cloud) -> None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import ipaddress
 
+from cloudbus.core.units import GiB
 from cloudbus.testing import Cloud
-from tests.support.vm_env import GiB, create_vm, host, vm, vm_env
+from tests.support.vm_env import create_vm, host, vm, vm_env
 
 
 def in_range(ip: str, start: str = "192.168.100.10", end: str = "192.168.100.200") -> bool:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
+from cloudbus.core.units import GiB
 from cloudbus.testing import Cloud
-from tests.support.vm_env import GiB, create_vm, host, vm_env
+from tests.support.vm_env import create_vm, host, vm_env
 
 
 async def test_disabled_host_is_never_chosen(cloud: Cloud) -> None:

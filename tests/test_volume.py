@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 
+from cloudbus.core.units import GiB
 from cloudbus.testing import Cloud
-from tests.support.volume_env import GiB, available, ps_driver, storage_env, vm_row
+from tests.support.volume_env import available, ps_driver, storage_env, vm_row
 
 
 async def test_create_data_volume_is_not_instantiated_and_uses_no_capacity(cloud: Cloud) -> None:

@@ -3,8 +3,9 @@ volume (snapshots go with an expunged volume)."""
 
 from __future__ import annotations
 
+from cloudbus.core.units import GiB
 from cloudbus.testing import Cloud
-from tests.support.volume_env import GiB, ps_driver, storage_env, vm_row
+from tests.support.volume_env import ps_driver, storage_env, vm_row
 
 
 async def test_delete_disk_offering_nulls_the_volume_field(cloud: Cloud) -> None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from cloudbus.apis.internal.storage import AllocatePrimaryStorage
 from cloudbus.apis.internal.volume import CreateVmVolume, DetachVmVolumes, ExpungeVolumes
+from cloudbus.core.units import GiB
 from cloudbus.testing import Cloud
-from tests.support.volume_env import GiB, available, ps_driver, storage_env, vm_row
+from tests.support.volume_env import available, ps_driver, storage_env, vm_row
 
 
 async def _create(cloud: Cloud, env: dict, vm: str, **kw: object) -> dict:

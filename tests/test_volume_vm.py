@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from cloudbus.core.units import GiB
 from cloudbus.testing import Cloud
 from tests.support.vm_env import create_vm, vm_env
-from tests.support.volume_env import GiB, available
+from tests.support.volume_env import available
 
 
 async def test_vm_volumes_attach_capacity_and_queries(cloud: Cloud) -> None:

@@ -1,11 +1,12 @@
 """OpenStack cloud APIs: register an existing OpenStack (admin credentials), discover it into
-clusters, hosts, storage and L2 networks, sync it again, delete it (docs/openstack.md)."""
+clusters, hosts, storage, L2 networks and images, sync it again, delete it, import its flavors as
+instance offerings (docs/openstack.md)."""
 
 from __future__ import annotations
 
 from typing import Annotated, ClassVar
 
-from pydantic import AfterValidator, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
 
 from cloudbus.apis.backup_storage import Password, Text
 from cloudbus.apis.routing import Concerns
@@ -71,3 +72,14 @@ class DeleteOpenStackCloud(_OpenStackCloud, APIDeleteMessage):
 
 class QueryOpenStackCloud(APIQueryMessage):
     inventory: ClassVar[str] = "OpenStackCloud"
+
+
+class ImportOpenStackFlavors(_OpenStackCloud, APIMessage):
+    """An InstanceOffering per public Nova flavor of the cloud (only those of `flavorIds` when
+    given): named as the flavor, its vCPUs and RAM; a flavor imported already (its offering
+    still there) is skipped. All or nothing. Reply: `inventories`, the offerings made."""
+
+    resource_field: ClassVar[str | None] = "cloudUuid"
+
+    cloudUuid: ref("OpenStackCloud")
+    flavorIds: Annotated[list[Text], Field(min_length=1)] | None = None

@@ -24,6 +24,7 @@ from typing import Any
 
 from sqlalchemy import BigInteger, Column, ColumnElement, String, Table, UniqueConstraint, bindparam, func, select
 
+from cloudbus.core.units import GiB, TiB
 from cloudbus.inventory.declarations import Inventory, get, of_account, register
 from cloudbus.inventory.schema import UtcDateTime, metadata, uuid_column
 from cloudbus.inventory.tenancy import account_resource_ref_table
@@ -69,7 +70,6 @@ class Quota:
 
 NOT_DESTROYED: tuple[Condition, ...] = (("state", "!=", "Destroyed"),)
 NOT_DELETED: tuple[Condition, ...] = (("status", "!=", "Deleted"),)
-GiB, TiB = 1 << 30, 1 << 40
 
 QUOTAS: dict[str, Quota] = {
     q.name: q

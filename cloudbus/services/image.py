@@ -5,7 +5,10 @@ parallel; the backup-storage service takes the size off its capacity), keeps the
 that succeeded and answers Ready with the `size`; if every download fails the API fails
 with BS.1000 and nothing is left. The simulated size is 1 GiB, or `size::<bytes>` given
 as a system tag. Downloads report progress under the API's id (core/progress.py).
-Templates made from volumes: services/image_template.py.
+Templates made from volumes: services/image_template.py. Images an OpenStack cloud already
+has in Glance are added Ready by its discovery (AddDiscoveredImage) and, once gone from Glance,
+deleted and their rows removed at once (DeleteDiscoveredImage); the Glance driver never deletes
+their bits (they carry no cloudbus tag), whoever expunges them.
 
 Deletion policy (ZStack's `image.deletionPolicy`, default Delay): DeleteImage marks the
 image and its references Deleted (RecoverImage makes them Ready again, ExpungeImage
@@ -34,6 +37,7 @@ from cloudbus.apis.image import (
     RecoverImage,
     UpdateImage,
 )
+from cloudbus.apis.internal.openstack import AddDiscoveredImage, DeleteDiscoveredImage
 from cloudbus.apis.internal.storage import SelectBackupStorage
 from cloudbus.cascade.messages import CascadeStep
 from cloudbus.core import errors
@@ -294,6 +298,43 @@ class ImageService(TemplateHandlers, ResourceService):
     async def _all_refs(self, image_uuid: str) -> list[dict[str, Any]]:
         async with self.db.read() as conn:
             return await self._refs(conn, image_uuid)
+
+    # -- internal: images found in place (OpenStack discovery) -------------------------
+
+    @handles(AddDiscoveredImage)
+    async def add_discovered(self, msg: AddDiscoveredImage) -> dict[str, Any]:
+        uuid = msg.new_resource_uuid()
+        row = new_row(
+            uuid,
+            name=msg.name,
+            description=msg.description,
+            state="Enabled",
+            status="Ready",
+            size=msg.size,
+            actualSize=msg.actualSize,
+            md5Sum=msg.md5Sum,
+            url=msg.installPath,
+            mediaType=msg.mediaType,
+            type="zstack",
+            platform=msg.platform,
+            architecture="x86_64",
+            format=msg.format,
+            system=False,
+            virtio=True,
+        )
+        await insert_image(self.db, row, [msg.backupStorageUuid], msg.installPath)
+        async with self.db.read() as conn:
+            return await load(conn, IMAGE, uuid)
+
+    @handles(DeleteDiscoveredImage)
+    async def delete_discovered(self, msg: DeleteDiscoveredImage) -> None:
+        async with self.db.read() as conn:
+            if await IMAGE.fetch_one(conn, msg.uuid) is None:
+                return
+        await self.delete_cascade("Image", [msg.uuid], msg.deleteMode)
+        async with self.db.tx() as conn:  # the bits were Glance's, and took no capacity: only rows go
+            await conn.execute(delete(refs).where(refs.c.imageUuid == msg.uuid))
+        await self._drop_orphans([msg.uuid])
 
     # -- internal: which copy a VM is created from ------------------------------------
 

@@ -5,12 +5,14 @@ The image is recorded Creating; then, for each backup storage, as ZStack does it
 the backup storage says where the file goes (AskTemplateInstallPath), the volume's
 primary storage writes a flat copy of the volume there (CreateTemplateFromVolume: its
 whole backing chain, `qemu-img convert` on real storage, progress under the API's id),
-and the backup storage measures it and takes its size (CommitTemplateToBackupStorage).
+and the backup storage measures it and takes its size (CommitTemplateToBackupStorage), and
+answers where the copy is kept (Glance: the id of the image the upload made).
 The image is then Ready with the size, actualSize and md5Sum of the first copy.
 
 All or nothing: a failure at any step deletes every copy made so far and the image's rows.
-A volume's VM must be Stopped (a running QEMU holds the disk): otherwise SYS.1006 before
-anything is made. Without `backupStorageUuids` the roomiest Enabled and Connected backup
+A volume's VM must be Stopped (a running QEMU holds the disk), unless the volume's storage
+copies a point in time itself (`copies_in_use_volumes`: OpenStack Cinder clones it): otherwise
+SYS.1006 before anything is made. Without `backupStorageUuids` the roomiest Enabled and Connected backup
 storage attached to the volume's zone is used.
 """
 
@@ -49,15 +51,17 @@ refs = image_backup_storage_ref_table
 zone_ref = backup_storage_zone_ref_table
 
 
-async def insert_image(db: Any, row: dict[str, Any], storages: list[str]) -> None:
+async def insert_image(db: Any, row: dict[str, Any], storages: list[str], install_path: str | None = None) -> None:
     """An image's row (owned by the caller's account) and a ref to each backup storage it is
-    going to, in the image's status, in one transaction (AddImage and the templates)."""
+    going to, in the image's status, in one transaction (AddImage, the templates, and the
+    images discovery found in place, at `install_path`)."""
     now = utcnow()
     ref_rows = [
         {
             "imageUuid": row["uuid"],
             "backupStorageUuid": bs,
             "status": row["status"],
+            "installPath": install_path,
             "createDate": now,
             "lastOpDate": now,
         }
@@ -74,6 +78,7 @@ class TemplateHandlers:
 
     db: Any
     bus: Any
+    node: Any
 
     @handles(CreateRootVolumeTemplateFromRootVolume)
     async def create_root_template(self, msg: CreateRootVolumeTemplateFromRootVolume) -> dict[str, Any]:
@@ -110,7 +115,8 @@ class TemplateHandlers:
             raise errors.operation_error(
                 f"volume[uuid:{volume_uuid}] is {vol['status']}: a template is made from a Ready volume that has bits"
             )
-        if vm is not None and vm["state"] != "Stopped":
+        in_use_ok = self.node.storage(ps["type"]).copies_in_use_volumes
+        if vm is not None and vm["state"] != "Stopped" and not in_use_ok:
             raise errors.operation_error(
                 f"volume[uuid:{volume_uuid}] belongs to vm[uuid:{vm['uuid']}], which is {vm['state']}: "
                 "stop the vm first (a running vm holds its disk)"
@@ -204,7 +210,12 @@ class TemplateHandlers:
                 backupStorageUuid=bs_uuid, imageUuid=image_uuid, installPath=copy["installPath"], sizeHint=vol["size"]
             )
         )
-        copy.update(size=reply.get("size"), actualSize=reply.get("actualSize"), md5Sum=reply.get("md5Sum"))
+        copy.update(
+            installPath=reply.get("installPath") or copy["installPath"],
+            size=reply.get("size"),
+            actualSize=reply.get("actualSize"),
+            md5Sum=reply.get("md5Sum"),
+        )
 
     async def _ready(self, uuid: str, made: list[dict[str, Any]]) -> dict[str, Any]:
         first = made[0]

@@ -18,6 +18,7 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from cloudbus.apis.internal.host import ApplyL2Network
+from cloudbus.apis.internal.openstack import AddDiscoveredL2Network
 from cloudbus.apis.l2_network import (
     ATTACH_L2_NETWORK,
     AttachL2NetworkToCluster,
@@ -45,9 +46,13 @@ log = get_logger(__name__)
 class L2NetworkService(ResourceService):
     service_id = "network.l2"
 
-    @handles(CreateL2NoVlanNetwork, CreateL2VlanNetwork)
-    async def create(self, msg: CreateL2NoVlanNetwork) -> dict[str, Any]:
-        vlan = msg.vlan if isinstance(msg, CreateL2VlanNetwork) else None
+    @handles(CreateL2NoVlanNetwork, CreateL2VlanNetwork, AddDiscoveredL2Network)
+    async def create(self, msg: CreateL2NoVlanNetwork | AddDiscoveredL2Network) -> dict[str, Any]:
+        vlan = msg.vlan if isinstance(msg, CreateL2VlanNetwork | AddDiscoveredL2Network) else None
+        if isinstance(msg, AddDiscoveredL2Network):
+            kind, switch = msg.type, msg.type  # the cloud's own network service switches it
+        else:
+            kind, switch = ("L2NoVlanNetwork" if vlan is None else "L2VlanNetwork"), msg.vSwitchType
         uuid = msg.new_resource_uuid()
         table = L2_NETWORK.table
         try:
@@ -67,8 +72,8 @@ class L2NetworkService(ResourceService):
                     description=msg.description,
                     zoneUuid=msg.zoneUuid,
                     physicalInterface=msg.physicalInterface,
-                    type="L2NoVlanNetwork" if vlan is None else "L2VlanNetwork",
-                    vSwitchType=msg.vSwitchType,
+                    type=kind,
+                    vSwitchType=switch,
                     virtualNetworkId=vlan or 0,
                     vlan=vlan,
                 )

@@ -19,11 +19,11 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from cloudbus.core.units import MiB
 from cloudbus.testing import Cloud
 from tests.support.network import build_network
 from tests.support.vm_env import ready_image
 
-MiB = 1 << 20
 IMAGE_SIZE = 64 * MiB
 
 

@@ -326,6 +326,8 @@ disk_free_limit.absolute = 1MB
     c[r / "rabbit/enabled_plugins"] = "[].\n"
     c[r / "rabbit/rabbitmq-env.conf"] = "# intentionally empty: isolates from /etc/rabbitmq\n"
 
+    # strict_two_level: a tenant's domain (its cloudbus account) bounds its projects' limits
+    # (seed 004), as cloudbus's own quotas do
     c[r / "ks/keystone.conf"] = f"""[DEFAULT]
 [database]
 connection = {db}/keystone?charset=utf8mb4
@@ -337,6 +339,8 @@ key_repository = {r}/ks/fernet-keys
 key_repository = {r}/ks/credential-keys
 [token]
 provider = fernet
+[unified_limit]
+enforcement_model = strict_two_level
 """
     c[r / "ks/gunicorn.conf.py"] = _gunicorn_conf(
         5000, "keystone.wsgi.api:application", 2, {"OS_KEYSTONE_CONFIG_FILES": f"{r}/ks/keystone.conf"}
@@ -486,6 +490,8 @@ api_paste_config = {r}/cinder/api-paste.ini
 my_ip = {HOST}
 host = cinder1
 rootwrap_config = {r}/cinder/rootwrap.conf
+# which filters a project member may list by (name, metadata, ...): without it, none
+resource_query_filters_file = {venv}/etc/cinder/resource_filters.json
 osapi_volume_workers = 1
 # Periodic tasks start after a random 0-60 s delay by default; the first host discovery (nova) and
 # capability report (cinder, manila) then gate readiness, so start them at once.
@@ -586,18 +592,22 @@ _STATE_DIRS = (
 )
 
 
-def _write_configs(venv: Path) -> None:
-    """Write config files (only those that changed, so running services see stable mtimes)."""
+def _write_configs(venv: Path) -> list[Path]:
+    """Write config files (only those that changed, so running services see stable mtimes);
+    returns the files written."""
+    written = []
     for sub in ("pids", "logs", "nova/locks", "neutron/locks", "cinder/locks", "manila/locks", *_STATE_DIRS):
         (RUN / sub).mkdir(parents=True, exist_ok=True)
     for path, text in _configs(venv).items():
         path.parent.mkdir(parents=True, exist_ok=True)
         if not path.exists() or path.read_text() != text:
             path.write_text(text)
+            written.append(path)
     (RUN / "bin/sudo").chmod(0o755)
     for dst, src in _PASTE.items():
         if not (RUN / dst).exists():
             shutil.copy(venv / src, RUN / dst)
+    return written
 
 
 # --------------------------------------------------------------------------------------------
@@ -1149,16 +1159,21 @@ def up(fresh: bool = False) -> dict[str, str]:
     t0 = time.monotonic()
     venv = install()
     with _locked(BASE / ".up.lock"):
-        _write_configs(venv)
+        written = _write_configs(venv)
+        services = _services(venv)
         if fresh:
             _stop_sessions(SERVICE_NAMES, STOP_GRACE)
+        else:  # a running service whose configuration changed is restarted to read it
+            stale = [s.name for s in services if any(p.is_relative_to(s.cwd) for p in written) and _alive(s.name)]
+            if stale:
+                log(f"configuration changed: restarting {', '.join(stale)}")
+                _stop_sessions(stale, STOP_GRACE)
         _start_mariadb()
         _start_rabbit()
         if fresh or not SCHEMA_MARK.exists():
             _setup_schemas(venv)
             SCHEMA_MARK.write_text("ok\n")
         need_catalog = not CATALOG_MARK.exists()
-        services = _services(venv)
         launched_at: dict[str, datetime] = {}
 
         def launch(svcs: list[Service]) -> None:

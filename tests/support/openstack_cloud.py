@@ -12,10 +12,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+from cloudbus.core.units import GiB, MiB
 from cloudbus.testing import Cloud
-
-MiB = 1 << 20
-GiB = 1 << 30
 
 
 def admin_connection(env: dict[str, str]) -> Any:
@@ -122,3 +120,55 @@ def tagged(admin: Any, label: str) -> dict[str, list[str]]:
 
 
 NOTHING = {"servers": [], "ports": [], "networks": [], "volumes": [], "images": []}
+
+
+@contextlib.asynccontextmanager
+async def as_tenant(cloud: Cloud, tenant_id: str, apikey: str) -> AsyncIterator[Cloud]:
+    """The same cloudbus as a tenant drives it: a client of its own sending the tenant's API key."""
+    from cloudbus.core.auth import Credentials
+
+    async with cloud.connect(Credentials(apikey=apikey, tenantId=tenant_id, platformUserId="p1")) as client:
+        yield Cloud(cloud.node, client, cloud.bus_url, **cloud.bus_options)
+
+
+async def tenant_identity(cloud: Cloud, tenant_id: str) -> dict[str, Any]:
+    """A tenant's OpenStackTenant row in the one registered cloud: its Keystone ids and password."""
+    from sqlalchemy import select
+
+    from cloudbus.inventory.openstack import openstack_tenant_table
+
+    async with cloud.db.read() as conn:
+        query = select(openstack_tenant_table).where(openstack_tenant_table.c.tenantId == tenant_id)
+        (row,) = (await conn.execute(query)).mappings().all()
+    return dict(row)
+
+
+def tenant_connection(env: dict[str, str], identity: dict[str, Any]) -> Any:
+    """openstacksdk logged in as a tenant's own Keystone user, scoped to its own project."""
+    import openstack
+
+    from cloudbus.core import secrets as kept
+
+    name = identity["tenantId"]
+    return openstack.connect(
+        auth_url=env["OS_AUTH_URL"],
+        username=name,
+        password=kept.decrypt(identity["password"]),
+        project_name=name,
+        user_domain_name=name,
+        project_domain_name=name,
+        region_name=env["OS_REGION_NAME"],
+        load_yaml_config=False,
+        load_envvars=False,
+    )
+
+
+async def distinct_tenant_ids(cloud: Cloud) -> None:
+    """Start this cloudbus's tenant serial at a random point: tenants' Keystone domains are named
+    by their ids, and other cloudbus databases (earlier or parallel runs) share the OpenStack."""
+    from sqlalchemy import update
+
+    from cloudbus.inventory.identity import tenant_serial_table
+
+    async with cloud.db.tx() as conn:
+        await conn.execute(update(tenant_serial_table).values(last=secrets.randbelow(10**9) + 10**8))

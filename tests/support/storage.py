@@ -6,10 +6,8 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from cloudbus.core.units import TiB
 from cloudbus.testing import Cloud
-
-GiB = 1 << 30
-TiB = 1 << 40
 
 
 def ps_sim(cloud: Cloud) -> Any:

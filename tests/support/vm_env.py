@@ -12,10 +12,9 @@ import asyncio
 from typing import Any
 
 from cloudbus import inventory
+from cloudbus.core.units import GiB
 from cloudbus.testing import Cloud
 from tests.support.network import build_network
-
-GiB = 1 << 30
 
 
 async def vm_env(

@@ -14,9 +14,8 @@ from sqlalchemy import insert
 
 from cloudbus import inventory
 from cloudbus.core.ids import new_uuid, utcnow
+from cloudbus.core.units import GiB
 from cloudbus.testing import Cloud
-
-GiB = 1 << 30
 
 
 async def storage_env(cloud: Cloud, *, capacity: int = 100 * GiB, disk: int = 10 * GiB) -> dict[str, Any]:

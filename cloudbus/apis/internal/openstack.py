@@ -1,6 +1,7 @@
 """Messages the openstack service sends to make what it discovered (a cluster, a host, a primary
-storage and a backup storage of the cloud's own types, with the uuid the discovery recorded first),
-and the one the identity service sends it when a tenant is registered."""
+storage, a backup storage and L2 networks of the cloud's own types, with the uuid the discovery recorded first),
+images already in its Glance (and their removal once they vanish from it), and those the identity
+service sends it (a tenant registered, an account's quotas changed)."""
 
 from __future__ import annotations
 
@@ -61,6 +62,49 @@ class AddDiscoveredBackupStorage(_BackupStorage, _Discovered):
     type: str
 
 
+class _L2Network(Concerns):
+    resource: ClassVar[str] = "L2Network"
+
+
+class AddDiscoveredL2Network(_L2Network, _Discovered):
+    """An L2 standing for a Neutron provider network (or for the cloud's tenant networks): its
+    type is the cloud's own, so no hypervisor but OpenStack's realises it."""
+
+    zoneUuid: str
+    physicalInterface: str
+    vlan: int | None = None
+    type: str
+
+
+class _Image(Concerns):
+    resource: ClassVar[str] = "Image"
+
+
+class AddDiscoveredImage(_Image, _Discovered):
+    """A Ready image standing for a public Glance image cloudbus did not make, already in place on
+    the cloud's Glance backup storage at `installPath` (`glance://<id>`): nothing is uploaded, and
+    the image stays the operator's (the Glance driver never deletes an untagged image)."""
+
+    backupStorageUuid: str
+    installPath: str
+    format: str
+    mediaType: str = "RootVolumeTemplate"
+    platform: str = "Linux"
+    size: int
+    actualSize: int
+    md5Sum: str | None = None
+
+
+class DeleteDiscoveredImage(_Image, Message):
+    """A discovered image whose Glance image vanished (or whose cloud goes): deleted through the
+    cascade and its rows removed at once, never its bits. Nothing to do if it is gone already."""
+
+    resource_field: ClassVar[str | None] = "uuid"
+
+    uuid: str
+    deleteMode: str = "Permissive"
+
+
 class _OpenStackTenant(Concerns):
     resource: ClassVar[str] = "OpenStackTenant"
 
@@ -72,3 +116,13 @@ class ProvisionTenant(_OpenStackTenant, Message):
     tenantUuid: str
     tenantId: str
     tenantName: str
+
+
+class MirrorQuotas(_OpenStackTenant, Message):
+    """The quotas of an account, or of its default project, changed (UpdateQuota, CreateLimit,
+    UpdateLimit, DeleteLimit): write them into every cloud its tenant has an identity in, and read
+    them back; a failure writes back what each cloud held and fails. One account's run one at a time."""
+
+    resource_field: ClassVar[str | None] = "accountUuid"
+
+    accountUuid: str

@@ -20,8 +20,6 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from typing import Any
 
-MiB = 1 << 20
-
 
 @dataclass(frozen=True)
 class DomainKind:

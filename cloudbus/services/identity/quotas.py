@@ -5,21 +5,27 @@ Strict two levels (seed 004): a project's limit may not exceed its account's, so
 limit may not be lowered below one of its projects' either (ID.1004). Lowering a limit below
 the current usage is allowed: it only blocks later creates (services/ownership.py checks
 them). A normal account gets ZStack's defaults (inventory/quota.py) when it is created.
+
+A change to a tenant's account's quotas, or to its default project's, is mirrored into OpenStack
+(MirrorQuotas to the openstack service, after the change is committed); if that fails, the row is
+put back as it was and the API fails with OpenStack's error as the cause. Other accounts cost
+no message.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import delete, func, insert, select
 
 from cloudbus.apis.identity import CreateLimit, DeleteLimit, GetAccountQuotaUsage, UpdateLimit, UpdateQuota
+from cloudbus.apis.internal.openstack import MirrorQuotas
 from cloudbus.core import errors
 from cloudbus.core.auth import INVALID_QUOTA
 from cloudbus.core.ids import new_uuid, utcnow
 from cloudbus.core.messages import Reply
 from cloudbus.core.service import handles
-from cloudbus.inventory.identity import ACCOUNT, PROJECT
+from cloudbus.inventory.identity import ACCOUNT, PROJECT, TENANT
 from cloudbus.inventory.quota import QUOTA, QUOTAS, quota_table, usage_statement
 from cloudbus.services.common import load, set_fields
 
@@ -84,20 +90,24 @@ class QuotaHandlers:
     """Mixed into IdentityService."""
 
     db: Any
+    bus: Any
 
     @handles(UpdateQuota)
     async def update_quota(self, msg: UpdateQuota) -> dict[str, Any]:
         async with self.db.tx() as conn:
             kind, account = await _identity(conn, msg.identityUuid)
             await _check_levels(conn, kind, msg.identityUuid, account, msg.name, msg.value)
-            uuid = await conn.scalar(select(q.uuid).where(q.identityUuid == msg.identityUuid, q.name == msg.name))
-            if uuid is None:
+            before = await _raw(conn, (q.identityUuid == msg.identityUuid) & (q.name == msg.name))
+            if before is None:
                 uuid = new_uuid()
                 row = _row(msg.identityUuid, kind, account, msg.name, msg.value, None, utcnow())
                 await conn.execute(insert(quota_table).values(uuid=uuid, **row))
             else:
+                uuid = before["uuid"]
                 await set_fields(conn, QUOTA, uuid, value=msg.value)
-            return await load(conn, QUOTA, uuid)
+            inv = await load(conn, QUOTA, uuid)
+        await self._mirror(inv, before)
+        return inv
 
     @handles(CreateLimit)
     async def create_limit(self, msg: CreateLimit) -> dict[str, Any]:
@@ -114,12 +124,15 @@ class QuotaHandlers:
             uuid = new_uuid()
             row = _row(identity, kind, account, msg.name, msg.value, msg.description, utcnow())
             await conn.execute(insert(quota_table).values(uuid=uuid, **row))
-            return await load(conn, QUOTA, uuid)
+            inv = await load(conn, QUOTA, uuid)
+        await self._mirror(inv, None)
+        return inv
 
     @handles(UpdateLimit)
     async def update_limit(self, msg: UpdateLimit) -> dict[str, Any]:
         async with self.db.tx() as conn:
             row = await load(conn, QUOTA, msg.uuid)
+            before = await _raw(conn, q.uuid == msg.uuid)
             values: dict[str, Any] = {}
             if msg.value is not None:
                 kind, identity = row["identityType"], row["identityUuid"]
@@ -129,11 +142,42 @@ class QuotaHandlers:
                 values["description"] = msg.description
             if values:
                 await set_fields(conn, QUOTA, msg.uuid, **values)
-            return await load(conn, QUOTA, msg.uuid)
+            inv = await load(conn, QUOTA, msg.uuid)
+        if "value" in values:
+            await self._mirror(inv, before)
+        return inv
 
     @handles(DeleteLimit)
     async def delete_limit(self, msg: DeleteLimit) -> None:
+        async with self.db.read() as conn:
+            before = await _raw(conn, q.uuid == msg.uuid)
         await self.delete_cascade("Quota", [msg.uuid], msg.deleteMode)  # type: ignore[attr-defined]
+        if before is not None:
+            await self._mirror(before, before)
+
+    async def _mirror(self, row: dict[str, Any], before: dict[str, Any] | None) -> None:
+        """Mirror the quotas of `row`'s account into OpenStack when they are a tenant's; on
+        failure put the row back as `before` held it (None: there was no row)."""
+        async with self.db.read() as conn:
+            default_project = await conn.scalar(
+                select(TENANT.table.c.projectUuid).where(TENANT.table.c.accountUuid == row["accountUuid"])
+            )
+        if default_project is None or (row["identityType"] == "Project" and row["identityUuid"] != default_project):
+            return
+        try:
+            await self.bus.call_ok(MirrorQuotas(accountUuid=row["accountUuid"]))
+        except errors.CloudBusError as exc:
+            if exc.error.code == errors.UNKNOWN_MESSAGE:
+                return  # no openstack service on this bus: nothing to mirror into
+            async with self.db.tx() as conn:
+                await conn.execute(delete(quota_table).where(q.uuid == row["uuid"]))
+                if before is not None:
+                    await conn.execute(insert(quota_table).values(before))
+            raise errors.operation_error(
+                f"quota[{row['name']}] of {row['identityType'].lower()}[uuid:{row['identityUuid']}] "
+                "could not be mirrored into OpenStack",
+                exc.error,
+            ) from None
 
     @handles(GetAccountQuotaUsage, chain=False)
     async def get_account_quota_usage(self, msg: GetAccountQuotaUsage) -> Reply:
@@ -154,6 +198,12 @@ class QuotaHandlers:
             for project, used in by_project.items()
         ]
         return Reply(usages=usages, projects=per_project)
+
+
+async def _raw(conn: Any, where: Any) -> dict[str, Any] | None:
+    """The quota row as stored (to be put back as it was), or None."""
+    row = (await conn.execute(select(quota_table).where(where))).mappings().first()
+    return dict(row) if row is not None else None
 
 
 async def _usage(conn: Any, *, project: str | None, account: str) -> dict[str, int]:

@@ -22,12 +22,16 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from cloudbus.core import errors
+from cloudbus.core.units import MiB
 from cloudbus.services.hypervisors.base import HostFacts, HypervisorDriver
 from cloudbus.services.openstack import connection as osc
 from cloudbus.services.openstack import security
-from cloudbus.services.openstack.connection import TAG, clouds_of, run, tag, wait
+from cloudbus.services.openstack.connection import TAG, clouds_of, every_project, run, tag, wait
 
-MiB = 1 << 20
+PLACED_ELSEWHERE = errors.register(
+    "OPENSTACK.1006", "Nova placed a tenant's server on another compute than the one cloudbus chose"
+)
+
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
 # Nova server status -> cloudbus VM state (what the tracer corrects a VM to)
@@ -93,22 +97,35 @@ class OpenStackDriver(HypervisorDriver):
     # --- VM commands ------------------------------------------------------------------
 
     async def startVm(self, host: dict[str, Any], vm_uuid: str, args: dict[str, Any]) -> dict[str, Any]:
-        conn, mapping = await self.clouds.of(host["uuid"])
+        admin, mapping = await self.clouds.of(host["uuid"])
+        conn = await self.clouds.for_resource(mapping["cloudUuid"], vm_uuid)
         zone = (await self.clouds.mapped(host["clusterUuid"]))["openstackName"]
         l2s = {}
         for nic in args.get("nics") or []:
             l2 = nic["l3Network"]["l2NetworkUuid"]
             l2s[l2] = await self.clouds.mapped(l2)
-        where = f"{zone}:{mapping['openstackName']}"
+        where = (zone, mapping["openstackName"])
         label = tag(mapping["cloudUuid"])
-        return await run(f"start vm[uuid:{vm_uuid}] on openstack", self._start, conn, vm_uuid, args, where, l2s, label)
+        return await run(
+            f"start vm[uuid:{vm_uuid}] on openstack", self._start, conn, admin, vm_uuid, args, where, l2s, label
+        )
 
     def _start(
-        self, conn: Any, vm_uuid: str, args: dict[str, Any], where: str, l2s: dict[str, Any], label: str
+        self,
+        conn: Any,
+        admin: Any,
+        vm_uuid: str,
+        args: dict[str, Any],
+        where: tuple[str, str],
+        l2s: dict[str, Any],
+        label: str,
     ) -> dict[str, Any]:
+        """Boot (or power on) the VM's server as its owner (`conn`); the admin (`admin`) makes
+        what a tenant may not: flavors, the L3's network and subnet, and the ports on them,
+        given to the owner's project."""
         server = find_server(conn, vm_uuid)
         if server is not None:
-            if resize(conn, server, int(args["cpuNum"]), int(args["memorySize"])):
+            if resize(conn, admin, server, int(args["cpuNum"]), int(args["memorySize"])):
                 server = conn.compute.get_server(server.id)
             if server.status == "SHUTOFF":
                 conn.compute.start_server(server)
@@ -119,12 +136,17 @@ class OpenStackDriver(HypervisorDriver):
         root = next((v for v in volumes if v.get("type") == "Root"), None)
         if root is None:
             raise errors.operation_error(f"vm[uuid:{vm_uuid}] has no root volume to boot from")
-        flavor = ensure_flavor(conn, int(args["cpuNum"]), int(args["memorySize"]))
+        flavor = ensure_flavor(admin, int(args["cpuNum"]), int(args["memorySize"]))
+        project = conn.current_project_id if conn is not admin else None
         made_ports: list[Any] = []
         try:
             for nic in sorted(args.get("nics") or [], key=lambda n: n.get("deviceId") or 0):
-                made_ports.append(self._port(conn, nic, l2s[nic["l3Network"]["l2NetworkUuid"]], label))
-            server = conn.compute.create_server(
+                l2 = l2s[nic["l3Network"]["l2NetworkUuid"]]
+                made_ports.append(self._port(admin, nic, l2, label, project))
+            server = _boot(
+                conn,
+                admin,
+                where,
                 name=vm_uuid,
                 flavor_id=flavor.id,
                 networks=[{"port": p.id} for p in made_ports] or "none",
@@ -137,24 +159,32 @@ class OpenStackDriver(HypervisorDriver):
                         "delete_on_termination": False,
                     }
                 ],
-                availability_zone=where,
                 tags=[label],
                 metadata={TAG: label},
             )
             server = wait_server(conn, server.id, "ACTIVE", f"boot server of vm[uuid:{vm_uuid}]")
+            placed = admin.compute.get_server(server.id).compute_host if conn is not admin else where[1]
+            if placed != where[1]:
+                raise errors.fail(
+                    PLACED_ELSEWHERE,
+                    f"nova placed the server of vm[uuid:{vm_uuid}] on compute[{placed}], not on [{where[1]}]",
+                )
             for volume in volumes:
                 if volume is not root:
                     attach(conn, server.id, volume_id(volume.get("installPath")))
         except BaseException:
             delete_server(conn, vm_uuid, label)
             for port in made_ports:
-                conn.network.delete_port(port, ignore_missing=True)
+                admin.network.delete_port(port, ignore_missing=True)
             raise
         return _summary(server)
 
-    def _port(self, conn: Any, nic: dict[str, Any], l2: dict[str, Any], label: str) -> Any:
-        """The nic's port (made, or found from an earlier try) on its L3's network and subnet."""
+    def _port(self, conn: Any, nic: dict[str, Any], l2: dict[str, Any], label: str, project: str | None) -> Any:
+        """The nic's port (made, or found from an earlier try) on its L3's network and subnet,
+        in `project` (the VM owner's; the admin's own when None)."""
         network, subnet = self._l3(conn, nic["l3Network"], l2, label)
+        if project and project != network.project_id and not network.is_shared:
+            _share_network(conn, network, project)
         existing = next(iter(conn.network.ports(name=nic["uuid"], network_id=network.id)), None)
         if existing is not None:
             return existing
@@ -164,6 +194,7 @@ class OpenStackDriver(HypervisorDriver):
             network_id=network.id,
             mac_address=nic["mac"],
             fixed_ips=[{"subnet_id": subnet.id, "ip_address": nic["ip"]}] if nic.get("ip") else [],
+            **({"project_id": project} if project else {}),
             **security.port_fields(groups),
         )
         try:  # openstacksdk sends no tags with a create: tagged right after
@@ -245,7 +276,7 @@ class OpenStackDriver(HypervisorDriver):
         self, host: dict[str, Any], vm_uuid: str, what: str, act: Callable[[Any, Any], Any], status: str
     ) -> dict[str, Any]:
         """`act(conn.compute, server)` on the VM's server, then wait for the server to reach `status`."""
-        conn, _ = await self.clouds.of(host["uuid"])
+        conn, _ = await self.clouds.of_owner(host["uuid"], vm_uuid)
 
         def run_it() -> dict[str, Any]:
             server = _server(conn, vm_uuid)
@@ -255,18 +286,18 @@ class OpenStackDriver(HypervisorDriver):
         return await run(f"{what} vm[uuid:{vm_uuid}] on openstack", run_it)
 
     async def destroyVm(self, host: dict[str, Any], vm_uuid: str, args: dict[str, Any]) -> dict[str, Any]:
-        conn, mapping = await self.clouds.of(host["uuid"])
+        conn, mapping = await self.clouds.of_owner(host["uuid"], vm_uuid)
         await run(f"destroy vm[uuid:{vm_uuid}] on openstack", delete_server, conn, vm_uuid, tag(mapping["cloudUuid"]))
         return {}
 
     async def attachVolume(self, host: dict[str, Any], vm_uuid: str, args: dict[str, Any]) -> dict[str, Any]:
-        conn, _ = await self.clouds.of(host["uuid"])
+        conn, _ = await self.clouds.of_owner(host["uuid"], vm_uuid)
         volume = volume_id((args.get("volume") or {}).get("installPath"))
         await run(f"attach volume to vm[uuid:{vm_uuid}]", lambda: attach(conn, _server(conn, vm_uuid).id, volume))
         return {}
 
     async def detachVolume(self, host: dict[str, Any], vm_uuid: str, args: dict[str, Any]) -> dict[str, Any]:
-        conn, _ = await self.clouds.of(host["uuid"])
+        conn, _ = await self.clouds.of_owner(host["uuid"], vm_uuid)
         volume = volume_id((args.get("volume") or {}).get("installPath"))
 
         def detach() -> None:
@@ -278,8 +309,29 @@ class OpenStackDriver(HypervisorDriver):
         await run(f"detach volume from vm[uuid:{vm_uuid}]", detach)
         return {}
 
+    async def detachNic(self, host: dict[str, Any], vm_uuid: str, args: dict[str, Any]) -> dict[str, Any]:
+        """The nic's port leaves the server (Nova's interface detach) and is deleted."""
+        conn, mapping = await self.clouds.of_owner(host["uuid"], vm_uuid)
+        admin = await self.clouds.connection(mapping["cloudUuid"])
+        label = tag(mapping["cloudUuid"])
+
+        def detach() -> None:
+            server = find_server(conn, vm_uuid)
+            for port in list(admin.network.ports(name=args["nicUuid"], tags=label)):
+                if server is not None and port.device_id == server.id:
+                    conn.compute.delete_server_interface(port.id, server=server)
+                    wait(
+                        f"detach port[{port.id}] from server[{server.id}]",
+                        lambda port=port: admin.network.find_port(port.id, ignore_missing=True),
+                        lambda p: p is None or p.device_id != server.id,
+                    )
+                admin.network.delete_port(port, ignore_missing=True)
+
+        await run(f"detach nic[uuid:{args['nicUuid']}] from vm[uuid:{vm_uuid}]", detach)
+        return {}
+
     async def consoleAddress(self, host: dict[str, Any], vm_uuid: str, args: dict[str, Any]) -> dict[str, Any]:
-        conn, _ = await self.clouds.of(host["uuid"])
+        conn, _ = await self.clouds.of_owner(host["uuid"], vm_uuid)
 
         def console() -> dict[str, Any]:
             url = conn.compute.create_console(_server(conn, vm_uuid), console_type="novnc")["url"]
@@ -295,6 +347,23 @@ class OpenStackDriver(HypervisorDriver):
 
 
 # --- blocking helpers (run in worker threads) ---------------------------------------------
+
+
+def _boot(conn: Any, admin: Any, where: tuple[str, str], **fields: Any) -> Any:
+    """Create a server on cloudbus's compute (`zone:compute`, Nova's forced host). Nova lets the
+    admin force a host and, by default policy, no project member: a tenant's server is then
+    placed by Nova's scheduler within the zone, and the caller checks it landed on the compute
+    cloudbus chose (always so in a zone of one compute, or where the operator's policy lets
+    members force hosts)."""
+    from openstack.exceptions import ForbiddenException
+
+    zone, compute = where
+    try:
+        return conn.compute.create_server(availability_zone=f"{zone}:{compute}", **fields)
+    except ForbiddenException:
+        if conn is admin:
+            raise
+    return conn.compute.create_server(availability_zone=zone, **fields)
 
 
 def _facts(conn: Any, mapping: dict[str, Any]) -> HostFacts:
@@ -328,7 +397,7 @@ def _compute_up(conn: Any, compute_host: str) -> None:
 
 def find_server(conn: Any, vm_uuid: str) -> Any:
     """The server of a VM (named by its uuid), or None."""
-    return next(iter(conn.compute.servers(all_projects=True, name=f"^{vm_uuid}$")), None)
+    return next(iter(conn.compute.servers(name=f"^{vm_uuid}$", **every_project(conn))), None)
 
 
 def _server(conn: Any, vm_uuid: str) -> Any:
@@ -351,7 +420,7 @@ def wait_server(conn: Any, server_id: str, status: str, what: str) -> Any:
 
     return wait(
         what,
-        lambda: conn.compute.find_server(server_id, ignore_missing=True, all_projects=True),
+        lambda: conn.compute.find_server(server_id, ignore_missing=True, **every_project(conn)),
         lambda s: s is not None and s.status == status and not s.task_state,
         failed=failed,
     )
@@ -360,7 +429,7 @@ def wait_server(conn: Any, server_id: str, status: str, what: str) -> Any:
 def wait_volume(conn: Any, volume: str, status: str, what: str) -> Any:
     return wait(
         what,
-        lambda: conn.block_storage.find_volume(volume, ignore_missing=True, all_projects=True),
+        lambda: conn.block_storage.find_volume(volume, ignore_missing=True, **every_project(conn)),
         lambda v: v is not None and v.status == status,
         failed=lambda v: f"volume went {v.status}" if v.status.startswith("error") else None,
     )
@@ -380,7 +449,7 @@ def delete_server(conn: Any, vm_uuid: str, label: str) -> None:
     conn.compute.delete_server(server, force=server.status == "ERROR")
     wait(
         f"delete server of vm[uuid:{vm_uuid}]",
-        lambda: conn.compute.find_server(server.id, ignore_missing=True, all_projects=True),
+        lambda: conn.compute.find_server(server.id, ignore_missing=True, **every_project(conn)),
         lambda s: s is None or s.status == "DELETED",
         failed=lambda s: "server went ERROR while deleted" if s.status == "ERROR" else None,
     )
@@ -388,14 +457,15 @@ def delete_server(conn: Any, vm_uuid: str, label: str) -> None:
         conn.network.delete_port(port, ignore_missing=True)
 
 
-def resize(conn: Any, server: Any, cpus: int, memory: int) -> bool:
+def resize(conn: Any, admin: Any, server: Any, cpus: int, memory: int) -> bool:
     """Give the server the flavor of `cpus` and `memory` if it has another one (a VM's offering
-    changed while it was stopped): Nova's resize, confirmed; the server keeps its power state."""
+    changed while it was stopped): Nova's resize, confirmed; the server keeps its power state.
+    The admin finds or makes the flavor; the owner resizes."""
     flavor = server.flavor or {}
     if (flavor.get("vcpus"), flavor.get("ram")) == (cpus, max(1, memory // MiB)):
         return False
     before = server.status
-    conn.compute.resize_server(server, ensure_flavor(conn, cpus, memory).id)
+    conn.compute.resize_server(server, ensure_flavor(admin, cpus, memory).id)
     wait_server(conn, server.id, "VERIFY_RESIZE", f"resize server[{server.id}]")
     conn.compute.confirm_server_resize(server)
     wait_server(conn, server.id, before, f"confirm the resize of server[{server.id}]")
@@ -403,16 +473,26 @@ def resize(conn: Any, server: Any, cpus: int, memory: int) -> bool:
 
 
 def ensure_flavor(conn: Any, cpus: int, memory: int) -> Any:
-    """A flavor of `cpus` vCPUs and `memory` bytes (disks are volumes: 0 GB root disk)."""
+    """A flavor of `cpus` vCPUs and `memory` bytes: cloudbus's own, else an existing one (any root
+    disk: a server boots from its volume, so Nova ignores it; no ephemeral or swap disk), else
+    a new one with a 0 GB root disk."""
     ram = max(1, memory // MiB)
     name = f"cloudbus-{cpus}c-{ram}m"
     found = conn.compute.find_flavor(name, ignore_missing=True)
     if found is not None:
         return found
     for flavor in conn.compute.flavors(details=True):
-        if flavor.vcpus == cpus and flavor.ram == ram and not flavor.disk and not flavor.ephemeral:
+        if flavor.vcpus == cpus and flavor.ram == ram and not flavor.ephemeral and not flavor.swap:
             return flavor
     return conn.compute.create_flavor(name=name, vcpus=cpus, ram=ram, disk=0, is_public=True)
+
+
+def _share_network(conn: Any, network: Any, project: str) -> None:
+    """Let a tenant's project use the admin's network (Neutron RBAC `access_as_shared`): Nova
+    binds a tenant's port only on a network its project can see. The grant goes with the network."""
+    grant = {"object_type": "network", "object_id": network.id, "action": "access_as_shared"}
+    if next(iter(conn.network.rbac_policies(target_project_id=project, **grant)), None) is None:
+        conn.network.create_rbac_policy(target_project_id=project, **grant)
 
 
 def _tag(conn: Any, resource: Any, label: str) -> None:

@@ -118,6 +118,12 @@ async def run(what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> A
         raise translate(what, exc) from None
 
 
+def every_project(conn: Any) -> dict[str, Any]:
+    """The listing arguments that reach what `conn` may act on: every project for the admin's
+    connection, its own project for a tenant's (Nova refuses `all_tenants` to a member)."""
+    return {} if getattr(conn, "cloudbus_tenant", None) else {"all_projects": True}
+
+
 def translate(what: str, exc: BaseException) -> errors.CloudBusError:
     from keystoneauth1 import exceptions as ks
 
@@ -234,6 +240,7 @@ class Clouds:
         who = f" as tenant[{identity['tenantId']}]" if identity else ""
         # keystoneauth logs in on first use and again when the token expires
         made = await run(f"connect to openstack cloud[uuid:{cloud['uuid']}]{who}", connect, login)
+        made.cloudbus_tenant = identity["tenantId"] if identity else None
         self._connections[key] = (cloud["lastOpDate"], made)
         return made
 
@@ -259,6 +266,12 @@ class Clouds:
         """(connection, mapping) of a discovered resource."""
         mapping = await self.mapped(resource_uuid)
         return await self.connection(mapping["cloudUuid"]), mapping
+
+    async def of_owner(self, where: str, owned: str) -> tuple[Any, dict[str, Any]]:
+        """(connection, mapping) acting on resource `owned` (a VM, a volume) in the cloud of
+        discovered resource `where` (its host, its storage): `for_resource`'s connection."""
+        mapping = await self.mapped(where)
+        return await self.for_resource(mapping["cloudUuid"], owned), mapping
 
 
 def clouds_of(node: Any) -> Clouds:

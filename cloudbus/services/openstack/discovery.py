@@ -6,7 +6,12 @@ in worker threads), and the sweep that removes what cloudbus made in it.
 - a primary storage per Cinder volume type;
 - one backup storage: Glance;
 - an L2 network per provider network (shared or external, with a physical network), and one
-  for tenant networks (each L3 on it gets a Neutron network of its own).
+  for tenant networks (each L3 on it gets a Neutron network of its own);
+- an image per active public Glance image that no cloudbus made (none of its tags is a
+  `cloudbus-<cloud uuid>`): the operator's, so cloudbus never deletes its bits.
+
+Flavors are no discovered kind: ImportOpenStackFlavors makes offerings of the public ones on
+demand (`read_flavors`), mapped as FLAVOR rows that discovery leaves alone.
 """
 
 from __future__ import annotations
@@ -14,14 +19,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from cloudbus.core import errors
 from cloudbus.services.openstack.compute import delete_server
 from cloudbus.services.openstack.connection import TAG
 from cloudbus.services.openstack.storage import remove_volume
 
 CLUSTER, HOST, PRIMARY, BACKUP, L2 = "ClusterVO", "HostVO", "PrimaryStorageVO", "BackupStorageVO", "L2NetworkVO"
-# the order resources are made in (a host needs its cluster); removals go the other way
-KINDS = (CLUSTER, HOST, PRIMARY, BACKUP, L2)
+IMAGE, FLAVOR = "ImageVO", "InstanceOfferingVO"
+# the order resources are made in (a host needs its cluster, an image its backup storage);
+# removals go the other way
+KINDS = (CLUSTER, HOST, PRIMARY, BACKUP, L2, IMAGE)
 TENANT_NETWORKS = "tenant-networks"
+
+FLAVORS = errors.register("OPENSTACK.1121", "Unable to import the OpenStack flavors")
 
 
 @dataclass(frozen=True)
@@ -65,14 +75,48 @@ def read_cloud(conn: Any) -> list[Found]:
             details["type"] = network.provider_network_type
             found.append(Found(L2, network.name, network.id, details))
     found.append(Found(L2, TENANT_NETWORKS, None, {"physnet": TENANT_NETWORKS, "type": "tenant"}))
+    for image in conn.image.images(visibility="public", status="active"):
+        if (item := _operator_image(image)) is not None:
+            found.append(item)
     return found
+
+
+def _operator_image(image: Any) -> Found | None:
+    """An image Found, with AddDiscoveredImage's fields, unless a cloudbus made the image."""
+    if any(t.startswith(f"{TAG}-") for t in image.tags or ()):
+        return None
+    size = int(image.size or 0)
+    os_type = str(image.os_type or (image.properties or {}).get("os_type") or "")
+    details = {
+        "format": image.disk_format or "raw",
+        "mediaType": "ISO" if image.disk_format == "iso" else "RootVolumeTemplate",
+        "platform": "Windows" if os_type.lower() == "windows" else "Linux",
+        "size": int(image.virtual_size or size),
+        "actualSize": size,
+        "md5Sum": image.checksum,
+    }
+    return Found(IMAGE, image.name or image.id, image.id, details)
+
+
+def read_flavors(conn: Any, ids: list[str] | None) -> list[Any]:
+    """The public flavors, or those of `ids` (each must be one), in the order asked."""
+    public = {f.id: f for f in conn.compute.flavors(details=True, is_public=True)}
+    if ids is None:
+        return sorted(public.values(), key=lambda f: (f.vcpus, f.ram, f.name))
+    missing = [i for i in ids if i not in public]
+    if missing:
+        raise errors.fail(FLAVORS, f"no public flavor of id {', '.join(missing)} in the cloud")
+    return [public[i] for i in dict.fromkeys(ids)]
 
 
 def sweep(conn: Any, label: str) -> dict[str, int]:
     """Delete everything tagged `label` (what cloudbus made for one registered cloud): servers,
-    then ports, security groups, subnets and networks, volumes and their snapshots, images.
-    Counts by kind."""
-    removed = dict.fromkeys(("servers", "ports", "securityGroups", "subnets", "networks", "volumes", "images"), 0)
+    then ports, security groups, subnets and networks, volumes and their snapshots, images,
+    Manila shares (their access rules go with them; a cloud without Manila has none). Counts by kind."""
+    from cloudbus.services.openstack.nas import remove_share  # the NAS handlers' own removal
+
+    kinds = ("servers", "ports", "securityGroups", "subnets", "networks", "volumes", "images", "shares")
+    removed = dict.fromkeys(kinds, 0)
     for server in list(conn.compute.servers(all_projects=True, tags=label)):
         delete_server(conn, server.name, label)
         removed["servers"] += 1
@@ -95,4 +139,9 @@ def sweep(conn: Any, label: str) -> dict[str, int]:
     for image in list(conn.image.images(tag=label)):
         conn.image.delete_image(image, ignore_missing=True)
         removed["images"] += 1
+    if conn.has_service("shared-file-system"):
+        for share in list(conn.shared_file_system.shares(all_projects=True)):
+            if (share.metadata or {}).get(TAG) == label:
+                remove_share(conn, share.id)
+                removed["shares"] += 1
     return removed

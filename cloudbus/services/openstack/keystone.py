@@ -1,13 +1,15 @@
 """A cloudbus tenant's identity in Keystone (seeds 000 and 004; blocking calls, run in worker
 threads): a domain, a project in it and a user in it, all named after the tenant id, the user
 a `member` of the project. Made whole or not at all; removed in the reverse order (a domain is
-disabled before Keystone lets it go).
+disabled before Keystone lets it go), its limits and quotas first (limits.forget).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+
+from cloudbus.services.openstack import limits
 
 MEMBER = "member"
 
@@ -40,7 +42,10 @@ def make_identity(conn: Any, tenant_id: str, tenant_name: str, password: str) ->
 
 
 def remove_identity(conn: Any, identity: Identity) -> None:
-    _remove(conn, [("domain", identity.domainId), ("project", identity.projectId), ("user", identity.userId)])
+    try:  # what Keystone and the services keep of a deleted domain and project (limits.py)
+        limits.forget(conn, identity.domainId, identity.projectId)
+    finally:
+        _remove(conn, [("domain", identity.domainId), ("project", identity.projectId), ("user", identity.userId)])
 
 
 def _remove(conn: Any, made: list[tuple[str, Any]]) -> None:

@@ -32,16 +32,20 @@ from cloudbus.apis.internal.openstack import (
     AddDiscoveredBackupStorage,
     AddDiscoveredCluster,
     AddDiscoveredHost,
+    AddDiscoveredImage,
+    AddDiscoveredL2Network,
     AddDiscoveredPrimaryStorage,
+    DeleteDiscoveredImage,
     ProvisionTenant,
 )
-from cloudbus.apis.l2_network import (
-    AttachL2NetworkToCluster,
-    CreateL2NoVlanNetwork,
-    CreateL2VlanNetwork,
-    DeleteL2Network,
+from cloudbus.apis.l2_network import AttachL2NetworkToCluster, DeleteL2Network
+from cloudbus.apis.offering import CreateInstanceOffering, DeleteInstanceOffering
+from cloudbus.apis.openstack import (
+    AddOpenStackCloud,
+    DeleteOpenStackCloud,
+    ImportOpenStackFlavors,
+    SyncOpenStackCloud,
 )
-from cloudbus.apis.openstack import AddOpenStackCloud, DeleteOpenStackCloud, SyncOpenStackCloud
 from cloudbus.apis.primary_storage import AttachPrimaryStorageToCluster, DeletePrimaryStorage
 from cloudbus.cascade.messages import CascadeStep
 from cloudbus.core import errors, secrets
@@ -50,14 +54,30 @@ from cloudbus.core.logging import get_logger
 from cloudbus.core.messages import Message, Reply
 from cloudbus.core.periodic import Periodic
 from cloudbus.core.service import handles
+from cloudbus.core.units import MiB
 from cloudbus.inventory.declarations import Inventory
+from cloudbus.inventory.identity import tenant_table
+from cloudbus.inventory.offering import INSTANCE_OFFERING
 from cloudbus.inventory.openstack import OPENSTACK_CLOUD, OPENSTACK_TENANT, openstack_resource_table
 from cloudbus.inventory.zone import ZONE
 from cloudbus.services.base import ResourceService
 from cloudbus.services.common import load, new_row, set_fields
 from cloudbus.services.openstack import discovery, keystone
 from cloudbus.services.openstack.connection import LOGIN_FIELDS, Login, check, clouds_of, connect, run, tag
-from cloudbus.services.openstack.discovery import BACKUP, CLUSTER, HOST, KINDS, L2, PRIMARY, Found
+from cloudbus.services.openstack.discovery import (
+    BACKUP,
+    CLUSTER,
+    FLAVOR,
+    FLAVORS,
+    HOST,
+    IMAGE,
+    KINDS,
+    L2,
+    PRIMARY,
+    Found,
+)
+from cloudbus.services.openstack.nas import NasHandlers
+from cloudbus.services.openstack.quota_mirror import QuotaMirrorHandlers
 
 log = get_logger(__name__)
 
@@ -65,18 +85,19 @@ ADD_CLOUD = errors.register("OPENSTACK.1000", "Unable to add the OpenStack cloud
 SYNC_CLOUD = errors.register("OPENSTACK.1005", "Unable to sync the OpenStack cloud")
 
 HYPERVISOR = "OpenStack"
-CINDER, GLANCE = "OpenStackCinder", "OpenStackGlance"
+CINDER, GLANCE, NEUTRON = "OpenStackCinder", "OpenStackGlance", "OpenStackNeutron"
 DELETES: dict[str, type[Message]] = {
     HOST: DeleteHost,
     CLUSTER: DeleteCluster,
     PRIMARY: DeletePrimaryStorage,
     BACKUP: DeleteBackupStorage,
     L2: DeleteL2Network,
+    IMAGE: DeleteDiscoveredImage,
 }
 RESOURCE = openstack_resource_table
 
 
-class OpenStackService(ResourceService):
+class OpenStackService(NasHandlers, QuotaMirrorHandlers, ResourceService):
     service_id = "openstack"
 
     def __init__(self, node: Any) -> None:
@@ -117,7 +138,11 @@ class OpenStackService(ResourceService):
         try:
             cloud = await self._load(uuid)
             await self._discover(cloud, conn)
+            for tenant in await self._tenants():  # those registered before the cloud get theirs now
+                await self._provision(uuid, tenant)
+                await self.mirror_tenant_quotas(tenant["uuid"])
         except BaseException as exc:
+            await self._release_identities(OPENSTACK_TENANT.table.c.cloudUuid == uuid)
             await self._remove(uuid, "Permissive", sweep=False)
             if isinstance(exc, errors.CloudBusError):
                 raise errors.fail(ADD_CLOUD, exc.error.details, exc.error) from None
@@ -152,13 +177,10 @@ class OpenStackService(ResourceService):
 
     async def on_delete(self, inv: Inventory, step: CascadeStep, *, force: bool) -> None:
         if inv is OPENSTACK_TENANT:
-            table = OPENSTACK_TENANT.table
-            async with self.db.read() as db:
-                rows = (await db.execute(select(table).where(table.c.uuid.in_(step.uuids)))).mappings().all()
-            for row in rows:
-                identity = keystone.Identity(row["domainId"], row["projectId"], row["userId"])
-                await self._release_identity(row["cloudUuid"], identity)
-            await self.delete_rows(inv, step.uuids)
+            await self._release_identities(OPENSTACK_TENANT.table.c.uuid.in_(step.uuids))
+            return
+        if inv.name == "NasDisk":
+            await self.delete_nas_disks(step.uuids, force=force)
             return
         for uuid in step.uuids:
             await self._remove(uuid, step.deleteMode, sweep=True)
@@ -167,33 +189,55 @@ class OpenStackService(ResourceService):
 
     @handles(ProvisionTenant)
     async def provision_tenant(self, msg: ProvisionTenant) -> Reply:
-        made: list[tuple[str, keystone.Identity]] = []
+        clouds = await self._connected_clouds()
+        tenant = {"uuid": msg.tenantUuid, "tenantId": msg.tenantId, "tenantName": msg.tenantName}
         try:
-            for cloud in await self._connected_clouds():
-                conn = await self.clouds.connection(cloud)
-                password = token_urlsafe(24)
-                what = f"make the keystone identity of tenant[{msg.tenantId}] in openstack cloud[uuid:{cloud}]"
-                identity = await run(what, keystone.make_identity, conn, msg.tenantId, msg.tenantName, password)
-                made.append((cloud, identity))
-                row = new_row(
-                    new_uuid(),
-                    tenantUuid=msg.tenantUuid,
-                    cloudUuid=cloud,
-                    tenantId=msg.tenantId,
-                    password=secrets.encrypt(password),
-                    **vars(identity),
-                )
-                async with self.db.tx() as db:
-                    await db.execute(insert(OPENSTACK_TENANT.table).values(row))
+            for cloud in clouds:
+                await self._provision(cloud, tenant)
+            await self.mirror_tenant_quotas(msg.tenantUuid)
         except BaseException:
-            for cloud, identity in made:
-                await self._release_identity(cloud, identity)
-            async with self.db.tx() as db:
-                await db.execute(
-                    delete(OPENSTACK_TENANT.table).where(OPENSTACK_TENANT.table.c.tenantUuid == msg.tenantUuid)
-                )
+            await self._release_identities(OPENSTACK_TENANT.table.c.tenantUuid == msg.tenantUuid)
             raise
-        return Reply(clouds=[cloud for cloud, _ in made])
+        return Reply(clouds=clouds)
+
+    async def _provision(self, cloud: str, tenant: dict[str, Any]) -> None:
+        """Make a tenant's Keystone identity in a cloud and keep it as an OpenStackTenant row."""
+        conn = await self.clouds.connection(cloud)
+        password = token_urlsafe(24)
+        what = f"make the keystone identity of tenant[{tenant['tenantId']}] in openstack cloud[uuid:{cloud}]"
+        identity = await run(what, keystone.make_identity, conn, tenant["tenantId"], tenant["tenantName"], password)
+        row = new_row(
+            new_uuid(),
+            tenantUuid=tenant["uuid"],
+            cloudUuid=cloud,
+            tenantId=tenant["tenantId"],
+            password=secrets.encrypt(password),
+            **vars(identity),
+        )
+        try:
+            async with self.db.tx() as db:
+                await db.execute(insert(OPENSTACK_TENANT.table).values(row))
+        except BaseException:
+            await self._release_identity(cloud, identity)
+            raise
+
+    async def _tenants(self) -> list[dict[str, Any]]:
+        """Every registered tenant (the identity service's table, read only)."""
+        t = tenant_table.c
+        async with self.db.read() as db:
+            query = select(t.uuid, t.tenantId, t.tenantName).order_by(t.tenantId)
+            return [dict(r) for r in (await db.execute(query)).mappings()]
+
+    async def _release_identities(self, where: Any) -> None:
+        """Remove the Keystone identities of the OpenStackTenant rows `where` selects, and the rows."""
+        table = OPENSTACK_TENANT.table
+        async with self.db.read() as db:
+            rows = (await db.execute(select(table).where(where))).mappings().all()
+        for row in rows:
+            identity = keystone.Identity(row["domainId"], row["projectId"], row["userId"])
+            await self._release_identity(row["cloudUuid"], identity)
+        async with self.db.tx() as db:
+            await db.execute(delete(table).where(table.c.uuid.in_([r["uuid"] for r in rows])))
 
     async def _release_identity(self, cloud: str, identity: keystone.Identity) -> None:
         try:
@@ -214,7 +258,7 @@ class OpenStackService(ResourceService):
         found = await run(f"discover openstack cloud[uuid:{cloud['uuid']}]", discovery.read_cloud, conn)
         wanted = {f.key: f for f in found}
         mapped = await self._mapped(cloud["uuid"])
-        have = {discovery.key_of(row): row for row in mapped}
+        have = {discovery.key_of(row): row for row in mapped if row["resourceType"] in KINDS}  # not FLAVOR
         vanished = [row for key, row in have.items() if key not in wanted]
         changed: dict[str, list[str]] = {"added": [], "removed": await self._delete_discovered(vanished, "Permissive")}
         uuids = {key: row["resourceUuid"] for key, row in have.items() if key in wanted}
@@ -310,6 +354,76 @@ class OpenStackService(ResourceService):
         async with self.db.read() as db:
             return await load(db, OPENSTACK_CLOUD, uuid)
 
+    # -- flavors as instance offerings ---------------------------------------------------
+
+    @handles(ImportOpenStackFlavors)
+    async def import_flavors(self, msg: ImportOpenStackFlavors) -> Reply:
+        """An offering per public flavor not imported yet (one whose FLAVOR mapping row names an
+        offering that still exists); a failure deletes the offerings this call made."""
+        cloud = await self._load(msg.cloudUuid)
+        try:
+            conn = await self.clouds.connection(msg.cloudUuid)
+            what = f"list the flavors of openstack cloud[uuid:{msg.cloudUuid}]"
+            flavors = await run(what, discovery.read_flavors, conn, msg.flavorIds)
+        except errors.CloudBusError as exc:
+            raise errors.fail(FLAVORS, exc.error.details, exc.error) from None
+        imported = await self._imported_flavors(msg.cloudUuid)
+        made: list[dict[str, Any]] = []
+        try:
+            for flavor in (f for f in flavors if f.id not in imported):
+                made.append(await self._import_flavor(cloud, flavor))
+        except BaseException as exc:
+            await self._unimport([m["uuid"] for m in made])
+            if isinstance(exc, errors.CloudBusError):
+                raise errors.fail(FLAVORS, exc.error.details, exc.error) from None
+            raise
+        return Reply(inventories=made)
+
+    async def _imported_flavors(self, cloud_uuid: str) -> set[str]:
+        offerings = INSTANCE_OFFERING.table
+        query = select(RESOURCE.c.openstackId).where(
+            RESOURCE.c.cloudUuid == cloud_uuid,
+            RESOURCE.c.resourceType == FLAVOR,
+            RESOURCE.c.resourceUuid.in_(select(offerings.c.uuid)),
+        )
+        async with self.db.read() as db:
+            return set((await db.execute(query)).scalars())
+
+    async def _import_flavor(self, cloud: dict[str, Any], flavor: Any) -> dict[str, Any]:
+        uuid = new_uuid()
+        mapping = RESOURCE.c.cloudUuid == cloud["uuid"], RESOURCE.c.resourceType == FLAVOR
+        async with self.db.tx() as db:  # a row of an offering deleted since is stale
+            await db.execute(delete(RESOURCE).where(*mapping, RESOURCE.c.openstackId == flavor.id))
+            await db.execute(
+                insert(RESOURCE).values(
+                    resourceUuid=uuid,
+                    cloudUuid=cloud["uuid"],
+                    resourceType=FLAVOR,
+                    openstackId=flavor.id,
+                    openstackName=flavor.name,
+                )
+            )
+        create = CreateInstanceOffering(
+            name=flavor.name,
+            cpuNum=flavor.vcpus,
+            memorySize=flavor.ram * MiB,
+            description=f"imported from flavor[id:{flavor.id}] of openstack cloud[uuid:{cloud['uuid']}]",
+            resourceUuid=uuid,
+        )
+        try:
+            return (await self.bus.call_ok(create)).inventory
+        except BaseException:
+            await self._unimport([uuid])
+            raise
+
+    async def _unimport(self, uuids: list[str]) -> None:
+        for uuid in uuids:
+            reply = await self.bus.call(DeleteInstanceOffering(uuid=uuid))
+            if not reply.success:  # the import's own failure is what the user hears about
+                log.warning("imported instance offering not removed", offering=uuid, error=reply.error)
+        async with self.db.tx() as db:
+            await db.execute(delete(RESOURCE).where(RESOURCE.c.resourceUuid.in_(uuids)))
+
 
 def _logged_in(login: Login) -> Any:
     conn = connect(login)
@@ -344,8 +458,22 @@ def _creation(
     if item.kind == BACKUP:
         url = f"openstack://{cloud['uuid']}/glance"
         return AddDiscoveredBackupStorage(name=name, url=url, type=GLANCE, description=origin, resourceUuid=uuid)
+    if item.kind == IMAGE:  # named as in Glance, where its users know it
+        return AddDiscoveredImage(
+            name=item.name,
+            backupStorageUuid=uuids[(BACKUP, "glance")],
+            installPath=f"glance://{item.openstackId}",
+            description=origin,
+            resourceUuid=uuid,
+            **item.details,
+        )
     vlan = item.details.get("vlan") if item.details.get("type") == "vlan" else None
-    fields = {"name": name, "zoneUuid": zone, "physicalInterface": str(item.details["physnet"])[:128]}
-    if vlan is not None:
-        return CreateL2VlanNetwork(**fields, vlan=int(vlan), description=origin, resourceUuid=uuid)
-    return CreateL2NoVlanNetwork(**fields, description=origin, resourceUuid=uuid)
+    return AddDiscoveredL2Network(
+        name=name,
+        zoneUuid=zone,
+        physicalInterface=str(item.details["physnet"])[:128],
+        vlan=None if vlan is None else int(vlan),
+        type=NEUTRON,
+        description=origin,
+        resourceUuid=uuid,
+    )

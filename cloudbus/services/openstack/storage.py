@@ -4,6 +4,14 @@ A volume is a Cinder volume of the storage's type, named by the volume's uuid, i
 `cinder://<id>`; a root volume is made from the image's Glance copy. An image on the Glance
 storage is a Glance image named by the image's uuid, its installPath `glance://<id>`. Every
 size an inventory gets is read back from OpenStack once the object is available.
+
+A template made from a volume (CreateRootVolumeTemplateFromRootVolume) is a Glance image too:
+the Glance storage answers `glance-upload://<cloud uuid>/<image uuid>` as where it goes, the
+Cinder storage clones the volume (so its VM may run: Cinder refuses to upload an in-use volume
+unless `force`, which it disables by default), uploads the clone to Glance as a public image
+named by the image's uuid and tagged, waits until it is active and deletes the clone; the Glance
+storage then finds the image and reports its id, size and checksum. Glance images cloudbus did
+not make (discovered ones, untagged) are the operator's: deleting their bits leaves them.
 """
 
 from __future__ import annotations
@@ -14,9 +22,11 @@ import tempfile
 from typing import Any
 
 from cloudbus.core import errors
+from cloudbus.core.logging import get_logger
 from cloudbus.core.progress import Progress
+from cloudbus.core.units import GiB
 from cloudbus.services.openstack.compute import volume_id, wait_volume
-from cloudbus.services.openstack.connection import TAG, clouds_of, run, tag, wait
+from cloudbus.services.openstack.connection import TAG, clouds_of, every_project, run, tag, wait
 from cloudbus.services.storage.base import (
     BackupStorageDriver,
     DownloadResult,
@@ -27,7 +37,9 @@ from cloudbus.services.storage.base import (
 )
 from cloudbus.services.storage.localdir import fetch, measure
 
-GiB = 1 << 30
+log = get_logger(__name__)
+
+UPLOAD = "glance-upload://"  # <cloud uuid>/<image uuid>: a template on its way to Glance
 # Glance reports no capacity and Cinder backends may say "infinite": what such a storage shows
 UNBOUNDED = 1 << 50
 
@@ -38,12 +50,25 @@ def image_id(install_path: str | None) -> str:
     return install_path.removeprefix("glance://")
 
 
+TEMPLATE = errors.register("OPENSTACK.1120", "Unable to make a Glance image from a Cinder volume")
+
+
+def _upload_target(path: str) -> tuple[str, str]:
+    """(cloud uuid, image uuid) of a template path the Glance storage answered."""
+    cloud, _, image = path.removeprefix(UPLOAD).partition("/")
+    if not path.startswith(UPLOAD) or not cloud or not image:
+        raise errors.fail(TEMPLATE, f"template path[{path}] is not on an OpenStackGlance backup storage")
+    return cloud, image
+
+
 def _gib(size: int) -> int:
     return max(1, math.ceil(size / GiB))
 
 
 class CinderPrimaryStorageDriver(PrimaryStorageDriver):
     """Serves OpenStackCinder primary storages (one per volume type, made by discovery)."""
+
+    copies_in_use_volumes = True  # a template is uploaded from a clone: the VM may run
 
     def bind(self, node: Any) -> None:
         self.clouds = clouds_of(node)
@@ -76,7 +101,7 @@ class CinderPrimaryStorageDriver(PrimaryStorageDriver):
         image_path: str | None = None,
         full_copy: bool = False,
     ) -> str:
-        conn, mapping = await self.clouds.of(ps["uuid"])
+        conn, mapping = await self.clouds.of_owner(ps["uuid"], volume_uuid)  # made in its owner's project
 
         def make() -> str:
             existing = _find_volume(conn, volume_uuid)  # an earlier try that lost its reply
@@ -99,7 +124,7 @@ class CinderPrimaryStorageDriver(PrimaryStorageDriver):
     async def delete_volume(
         self, ps: dict[str, Any], volume_uuid: str, install_path: str | None, host_uuid: str | None
     ) -> None:
-        conn, _ = await self.clouds.of(ps["uuid"])
+        conn, _ = await self.clouds.of_owner(ps["uuid"], volume_uuid)
         found = volume_id(install_path) if install_path else getattr(_find_volume(conn, volume_uuid), "id", None)
         if found:
             await run(
@@ -118,7 +143,7 @@ class CinderPrimaryStorageDriver(PrimaryStorageDriver):
         snapshot_type: str | None = None,
         live: Live | None = None,
     ) -> SnapshotResult | None:
-        conn, mapping = await self.clouds.of(ps["uuid"])
+        conn, mapping = await self.clouds.of_owner(ps["uuid"], volume_uuid)
         volume = volume_id(volume_path)
         snap = (snapshot_path or "").removeprefix("cinder-snapshot://")
 
@@ -128,7 +153,7 @@ class CinderPrimaryStorageDriver(PrimaryStorageDriver):
             )
             done = wait(
                 f"snapshot volume[uuid:{volume_uuid}]",
-                lambda: conn.block_storage.find_snapshot(made.id, ignore_missing=True, all_projects=True),
+                lambda: conn.block_storage.find_snapshot(made.id, ignore_missing=True, **every_project(conn)),
                 lambda s: s is not None and s.status == "available",
                 failed=lambda s: f"snapshot went {s.status}" if s.status.startswith("error") else None,
             )
@@ -138,7 +163,7 @@ class CinderPrimaryStorageDriver(PrimaryStorageDriver):
             conn.block_storage.delete_snapshot(snap, ignore_missing=True)
             wait(
                 f"delete snapshot[uuid:{snapshot_uuid}]",
-                lambda: conn.block_storage.find_snapshot(snap, ignore_missing=True, all_projects=True),
+                lambda: conn.block_storage.find_snapshot(snap, ignore_missing=True, **every_project(conn)),
                 lambda s: s is None,
                 failed=lambda s: f"snapshot went {s.status}" if s.status == "error_deleting" else None,
             )
@@ -171,6 +196,31 @@ class CinderPrimaryStorageDriver(PrimaryStorageDriver):
             )
 
         await run(f"extend volume[{volume}] in cinder", extend)
+
+    async def create_template(
+        self,
+        ps: dict[str, Any],
+        volume_uuid: str,
+        volume_path: str | None,
+        host_uuid: str | None,
+        target: str,
+        *,
+        progress: Progress | None = None,
+    ) -> None:
+        """Upload a clone of the volume to Glance as the image `target` names (`glance-upload://`).
+
+        As the admin, whoever owns the volume: Glance's `publicize_image` and Cinder's
+        `upload_public` policies let only an admin make an image public."""
+        conn, mapping = await self.clouds.of(ps["uuid"])
+        cloud, image_uuid = _upload_target(target)
+        if cloud != mapping["cloudUuid"]:
+            raise errors.fail(
+                TEMPLATE,
+                f"volume[uuid:{volume_uuid}] is in openstack cloud[uuid:{mapping['cloudUuid']}], "
+                f"the backup storage in openstack cloud[uuid:{cloud}]",
+            )
+        what = f"upload volume[uuid:{volume_uuid}] to glance as image[uuid:{image_uuid}]"
+        await run(what, upload_volume, conn, volume_id(volume_path), image_uuid, tag(cloud))
 
 
 class GlanceBackupStorageDriver(BackupStorageDriver):
@@ -217,8 +267,27 @@ class GlanceBackupStorageDriver(BackupStorageDriver):
         )
 
     async def delete_bits(self, bs: dict[str, Any], install_path: str) -> None:
-        conn, _ = await self.clouds.of(bs["uuid"])
-        await run("delete image from glance", conn.image.delete_image, image_id(install_path), ignore_missing=True)
+        conn, mapping = await self.clouds.of(bs["uuid"])
+        await run(
+            f"delete image[{install_path}] from glance", _delete_image, conn, install_path, tag(mapping["cloudUuid"])
+        )
+
+    async def template_path(self, bs: dict[str, Any], image_uuid: str, fmt: str) -> str:
+        mapping = await self.clouds.mapped(bs["uuid"])
+        return f"{UPLOAD}{mapping['cloudUuid']}/{image_uuid}"
+
+    async def commit_template(
+        self, bs: dict[str, Any], image_uuid: str, install_path: str, fmt: str, size_hint: int | None
+    ) -> DownloadResult:
+        """The Glance image the Cinder storage uploaded, as Glance reports it."""
+        conn, mapping = await self.clouds.of(bs["uuid"])
+        image = await run(
+            f"find image[uuid:{image_uuid}] in glance", _uploaded, conn, image_uuid, tag(mapping["cloudUuid"])
+        )
+        size = int(image.size or 0)
+        return DownloadResult(
+            f"glance://{image.id}", int(image.virtual_size or size_hint or size), size, image.checksum
+        )
 
     async def delete(self, bs: dict[str, Any]) -> None:
         return None  # Glance is OpenStack's
@@ -249,20 +318,78 @@ def _capacity(gb: Any) -> int:
 
 
 def _find_volume(conn: Any, volume_uuid: str) -> Any:
-    return next(iter(conn.block_storage.volumes(name=volume_uuid, all_projects=True)), None)
+    return next(iter(conn.block_storage.volumes(name=volume_uuid, **every_project(conn))), None)
 
 
 def remove_volume(conn: Any, volume: str, what: str) -> None:
     """Delete a Cinder volume once no server holds it, and wait until it is gone."""
     wait(
         f"{what}: wait for its server to let go",
-        lambda: conn.block_storage.find_volume(volume, ignore_missing=True, all_projects=True),
-        lambda v: v is None or v.status not in ("in-use", "detaching", "attaching", "creating", "downloading"),
+        lambda: conn.block_storage.find_volume(volume, ignore_missing=True, **every_project(conn)),
+        lambda v: (
+            v is None or v.status not in ("in-use", "detaching", "attaching", "creating", "downloading", "uploading")
+        ),
     )
     conn.block_storage.delete_volume(volume, ignore_missing=True, cascade=True)  # its snapshots go with it
     wait(
         f"{what}: deleting",
-        lambda: conn.block_storage.find_volume(volume, ignore_missing=True, all_projects=True),
+        lambda: conn.block_storage.find_volume(volume, ignore_missing=True, **every_project(conn)),
         lambda v: v is None,
         failed=lambda v: f"volume went {v.status}" if v.status == "error_deleting" else None,
     )
+
+
+def upload_volume(conn: Any, volume: str, name: str, label: str) -> None:
+    """Glance image `name` (qcow2, public, tagged `label`, active) made from a clone of Cinder
+    volume `volume`; the clone is deleted, and on a failure the image too."""
+    clone = conn.block_storage.create_volume(name=name, source_volume_id=volume, metadata={TAG: label})
+    image: str | None = None
+    try:
+        wait_volume(conn, clone.id, "available", f"clone volume[{volume}]")
+        made = conn.block_storage.upload_volume_to_image(
+            clone, name, disk_format="qcow2", container_format="bare", visibility="public"
+        )
+        image = str(made["image_id"])
+        conn.image.add_tag(image, label)  # Cinder's upload takes no tags
+        done = wait(
+            f"upload the clone of volume[{volume}] to glance",
+            lambda: conn.image.find_image(image, ignore_missing=True),
+            lambda i: i is None or i.status == "active",
+            failed=lambda i: f"image went {i.status}" if i.status in ("killed", "deleted", "pending_delete") else None,
+        )
+        if done is None:
+            raise errors.fail(TEMPLATE, f"image[{image}] vanished from glance while volume[{volume}] was uploaded")
+        remove_volume(conn, clone.id, f"the clone of volume[{volume}]")
+    except BaseException:
+        _undo_upload(conn, clone.id, image)
+        raise
+
+
+def _undo_upload(conn: Any, clone: str, image: str | None) -> None:
+    """Best effort: the failure that brought us here is what the caller hears about."""
+    steps = [(f"image[{image}]", lambda: conn.image.delete_image(image, ignore_missing=True))] if image else []
+    steps.append((f"clone volume[{clone}]", lambda: remove_volume(conn, clone, f"clone volume[{clone}]")))
+    for what, step in steps:
+        try:
+            step()
+        except Exception as exc:  # whatever openstacksdk raises; the sweep takes what is left
+            log.warning("failed template upload not cleaned up", what=what, error=str(exc))
+
+
+def _uploaded(conn: Any, name: str, label: str) -> Any:
+    found = [i for i in conn.image.images(name=name, tag=label) if i.status == "active"]
+    if not found:
+        raise errors.fail(TEMPLATE, f"no active image named {name} and tagged {label} in glance")
+    return found[0]
+
+
+def _delete_image(conn: Any, install_path: str, label: str) -> None:
+    """Delete the Glance image at `install_path` (or the template on its way there) if cloudbus
+    made it, i.e. it carries `label`: an image discovered in the cloud is its operator's."""
+    if install_path.startswith(UPLOAD):
+        found = list(conn.image.images(name=_upload_target(install_path)[1], tag=label))
+    else:
+        found = [conn.image.find_image(image_id(install_path), ignore_missing=True)]
+    for image in found:
+        if image is not None and label in (image.tags or []):
+            conn.image.delete_image(image, ignore_missing=True)

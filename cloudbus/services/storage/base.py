@@ -51,6 +51,10 @@ SNAPSHOT_TYPES = ("internal", "external")
 
 
 class PrimaryStorageDriver(abc.ABC):
+    # whether `create_template` may read a volume its running VM holds (the storage copies a
+    # point in time itself, e.g. a Cinder clone); otherwise the VM must be Stopped
+    copies_in_use_volumes: bool = False
+
     @abc.abstractmethod
     async def connect(self, ps: dict[str, Any]) -> StorageFacts:
         """Reach the storage (mount, contact agents) and report its size.

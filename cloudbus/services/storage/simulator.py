@@ -22,6 +22,7 @@ import hashlib
 from typing import Any
 
 from cloudbus.core.progress import Progress
+from cloudbus.core.units import GiB, TiB
 from cloudbus.services import simulation
 from cloudbus.services.storage.base import (
     BackupStorageDriver,
@@ -31,8 +32,6 @@ from cloudbus.services.storage.base import (
     StorageFacts,
 )
 
-TiB = 1 << 40
-GiB = 1 << 30
 DEFAULT_CAPACITY = TiB
 DEFAULT_IMAGE_SIZE = GiB
 
