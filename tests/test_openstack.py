@@ -555,3 +555,12 @@ async def test_each_tenant_drives_openstack_as_its_own_project(
     await cloud.ok("DetachL3NetworkFromVm", vmNicUuid=other["vmNics"][0]["uuid"])
     assert list(admin.network.ports(name=other["vmNics"][0]["uuid"])) == []
     assert list(admin.compute.server_interfaces(server_of(admin, other["uuid"]))) == []
+
+    # and attached again: a new port, the owner's, with the nic's IP and MAC, on the server
+    again = await cloud.ok("AttachL3NetworkToVm", vmInstanceUuid=other["uuid"], l3NetworkUuid=env["l3"]["uuid"])
+    (nic,) = again["vmNics"]
+    (port,) = admin.network.ports(name=nic["uuid"])
+    server = server_of(admin, other["uuid"])
+    assert (port.project_id, port.device_id, port.mac_address) == (tenants[1][2]["projectId"], server.id, nic["mac"])
+    assert [ip["ip_address"] for ip in port.fixed_ips] == [nic["ip"]]
+    assert [i.port_id for i in admin.compute.server_interfaces(server)] == [port.id]

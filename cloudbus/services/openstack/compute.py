@@ -309,6 +309,32 @@ class OpenStackDriver(HypervisorDriver):
         await run(f"detach volume from vm[uuid:{vm_uuid}]", detach)
         return {}
 
+    async def attachNic(self, host: dict[str, Any], vm_uuid: str, args: dict[str, Any]) -> dict[str, Any]:
+        """A new nic of a VM: its port (as a start makes them), attached to the server by Nova."""
+        conn, mapping = await self.clouds.of_owner(host["uuid"], vm_uuid)
+        admin = await self.clouds.connection(mapping["cloudUuid"])
+        label = tag(mapping["cloudUuid"])
+        (nic,) = args["nics"]
+        l2 = await self.clouds.mapped(nic["l3Network"]["l2NetworkUuid"])
+
+        def attach_port() -> None:
+            server = _server(conn, vm_uuid)
+            port = self._port(admin, nic, l2, label, conn.current_project_id if conn is not admin else None)
+            try:
+                if port.device_id != server.id:
+                    conn.compute.create_server_interface(server, port_id=port.id)
+                wait(
+                    f"attach port[{port.id}] to server[{server.id}]",
+                    lambda: admin.network.find_port(port.id, ignore_missing=True),
+                    lambda p: p is not None and p.device_id == server.id,
+                )
+            except BaseException:
+                admin.network.delete_port(port, ignore_missing=True)
+                raise
+
+        await run(f"attach nic[uuid:{nic['uuid']}] to vm[uuid:{vm_uuid}]", attach_port)
+        return {}
+
     async def detachNic(self, host: dict[str, Any], vm_uuid: str, args: dict[str, Any]) -> dict[str, Any]:
         """The nic's port leaves the server (Nova's interface detach) and is deleted."""
         conn, mapping = await self.clouds.of_owner(host["uuid"], vm_uuid)

@@ -50,8 +50,13 @@ class Nics:
                 reply = await self.calls.allocate_ip(msg.l3NetworkUuid, nic["uuid"], msg.staticIp)
                 used_ip = reply.get("usedIpUuid")
                 await store.set_nic(self.db, nic["uuid"], **ip_fields(reply))
+                nic.update(ip_fields(reply))
             if host:
-                await self.calls.hypervisor(host, "attachNic", vm["uuid"], nicUuid=nic["uuid"], mac=nic["mac"])
+                # the nic as a start describes it, for hypervisors that realise its L3 themselves
+                spec = {k: nic.get(k) for k in ("uuid", "mac", "ip", "deviceId", "l3NetworkUuid")}
+                await self.calls.hypervisor(
+                    host, "attachNic", vm["uuid"], nicUuid=nic["uuid"], mac=nic["mac"], nics=[spec]
+                )
         except BaseException:
             await self.calls.quietly("return the ip of a failed nic", self.calls.return_ips([used_ip]))
             await store.delete_nics(self.db, [nic["uuid"]])
