@@ -277,14 +277,38 @@ async def test_a_failed_create_removes_what_it_made_in_openstack(
     assert (left["servers"], left["ports"], left["volumes"]) == ([], [], [])
 
 
-async def test_out_of_band_stop_and_delete_are_reconciled_by_sync(
+async def test_out_of_band_detach_stop_and_delete_are_reconciled_by_sync(
     os_cloud: Cloud, openstack_env: dict[str, str], admin: Any, tmp_path: Path
 ) -> None:
     cloud = os_cloud
     env = await vm_env(cloud, openstack_env, tmp_path)
     params = {"instanceOfferingUuid": env["offering"]["uuid"], "imageUuid": env["image"]["uuid"]}
-    vm = await cloud.ok("CreateVmInstance", name="vm", l3NetworkUuids=[env["l3"]["uuid"]], **params)
+    vm = await cloud.ok(
+        "CreateVmInstance",
+        name="vm",
+        l3NetworkUuids=[env["l3"]["uuid"]],
+        dataDiskOfferingUuids=[env["disk"]["uuid"]],
+        **params,
+    )
     server = server_of(admin, vm["uuid"])
+
+    # the data volume detached behind cloudbus's back: the sync detaches it in cloudbus too
+    (data,) = await cloud.query("QueryVolume", ("vmInstanceUuid", "=", vm["uuid"]), ("type", "=", "Data"))
+    cinder_id = data["installPath"].removeprefix("cinder://")
+    admin.compute.delete_volume_attachment(server, cinder_id)
+    await wait_until(
+        lambda: admin.block_storage.get_volume(cinder_id).status == "available",
+        120,
+        lambda: f"volume still {admin.block_storage.get_volume(cinder_id).status}",
+    )
+    reply = await cloud.api("SyncOpenStackCloud", uuid=env["cloud"]["uuid"])
+    assert reply.success and reply.changes["detached"] == [data["uuid"]], reply.to_json()
+    (seen,) = await cloud.query("QueryVolume", ("uuid", "=", data["uuid"]))
+    assert seen["vmInstanceUuid"] is None
+    (running,) = await cloud.query("QueryVmInstance", ("uuid", "=", vm["uuid"]))
+    assert running["state"] == "Running"
+    again = await cloud.api("SyncOpenStackCloud", uuid=env["cloud"]["uuid"])
+    assert again.changes["detached"] == []  # nothing more to correct
 
     admin.compute.stop_server(server)
     admin.compute.wait_for_server(admin.compute.get_server(server.id), status="SHUTOFF", wait=120)

@@ -7,7 +7,8 @@ connects. A failure anywhere removes what was made and the cloud, and fails OPEN
 with the cause. SyncOpenStackCloud (and every `CLOUDBUS_OPENSTACK_SYNC_INTERVAL` seconds, default
 300, each node for the clouds the ring gives it) discovers again: what vanished is deleted (through the
 cascade), what appeared is made, and the hosts are reconnected, which has the VM service
-correct every VM from what Nova reports (vm_instance/tracer.py). Deleting a cloud deletes what
+correct every VM from what Nova reports (vm_instance/tracer.py); a data volume Cinder shows
+detached since cloudbus attached it is detached in cloudbus too. Deleting a cloud deletes what
 discovery made, then sweeps away everything cloudbus made in the cloud (discovery.sweep):
 it is the last of a zone's children deleted, so the drivers removing servers and volumes
 still have its login.
@@ -20,6 +21,7 @@ deleting either removes the Keystone identity.
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 from secrets import token_urlsafe
 from typing import Any
 
@@ -47,6 +49,7 @@ from cloudbus.apis.openstack import (
     SyncOpenStackCloud,
 )
 from cloudbus.apis.primary_storage import AttachPrimaryStorageToCluster, DeletePrimaryStorage
+from cloudbus.apis.volume import DetachDataVolumeFromVm
 from cloudbus.cascade.messages import CascadeStep
 from cloudbus.core import errors, secrets
 from cloudbus.core.ids import new_uuid
@@ -59,10 +62,12 @@ from cloudbus.inventory.declarations import Inventory
 from cloudbus.inventory.identity import tenant_table
 from cloudbus.inventory.offering import INSTANCE_OFFERING
 from cloudbus.inventory.openstack import OPENSTACK_CLOUD, OPENSTACK_TENANT, openstack_resource_table
+from cloudbus.inventory.volume import VOLUME
 from cloudbus.inventory.zone import ZONE
 from cloudbus.services.base import ResourceService
 from cloudbus.services.common import load, new_row, set_fields
 from cloudbus.services.openstack import discovery, keystone
+from cloudbus.services.openstack.compute import volume_id
 from cloudbus.services.openstack.connection import LOGIN_FIELDS, Login, check, clouds_of, connect, run, tag
 from cloudbus.services.openstack.discovery import (
     BACKUP,
@@ -165,6 +170,7 @@ class OpenStackService(NasHandlers, QuotaMirrorHandlers, ResourceService):
             except errors.CloudBusError as exc:
                 changed.setdefault("disconnected", []).append(row["resourceUuid"])
                 log.warning("openstack compute not reconnected", host=row["resourceUuid"], error=exc.error.details)
+        changed["detached"] = await self._reconcile_volumes(msg.uuid, conn)
         if any(changed.values()):
             log.info("openstack cloud synced", cloud=msg.uuid, **changed)
         async with self.db.read() as db:
@@ -338,6 +344,31 @@ class OpenStackService(NasHandlers, QuotaMirrorHandlers, ResourceService):
                 gone.append(row["resourceUuid"])
         return gone
 
+    async def _reconcile_volumes(self, cloud_uuid: str, conn: Any) -> list[str]:
+        """Data volumes cloudbus has attached but Cinder shows detached since (behind cloudbus's
+        back) are detached in cloudbus too, through DetachDataVolumeFromVm (the driver finds no
+        attachment left to remove); returns their uuids. A volume being attached right now is
+        not one: Cinder's last change to it is older than cloudbus's attach, or it is not
+        `available`."""
+        storages = [row["resourceUuid"] for row in await self._mapped(cloud_uuid, PRIMARY)]
+        v = VOLUME.table.c
+        query = select(v.uuid, v.installPath, v.lastAttachDate).where(
+            v.primaryStorageUuid.in_(storages), v.type == "Data", v.vmInstanceUuid.is_not(None)
+        )
+        async with self.db.read() as db:
+            rows = [dict(r) for r in (await db.execute(query)).mappings()]
+        if not rows:
+            return []
+        found = await run("read the attachments of cloudbus's volumes", _detached_in_cinder, conn, rows)
+        detached = []
+        for uuid in found:
+            try:
+                await self.bus.call_ok(DetachDataVolumeFromVm(uuid=uuid))
+                detached.append(uuid)
+            except errors.CloudBusError as exc:
+                log.warning("volume detached in openstack stays attached", volume=uuid, error=exc.error.details)
+        return detached
+
     async def _connected_clouds(self) -> list[str]:
         table = OPENSTACK_CLOUD.table
         async with self.db.read() as db:
@@ -423,6 +454,20 @@ class OpenStackService(NasHandlers, QuotaMirrorHandlers, ResourceService):
                 log.warning("imported instance offering not removed", offering=uuid, error=reply.error)
         async with self.db.tx() as db:
             await db.execute(delete(RESOURCE).where(RESOURCE.c.resourceUuid.in_(uuids)))
+
+
+def _detached_in_cinder(conn: Any, rows: list[dict[str, Any]]) -> list[str]:
+    """The volumes (rows: uuid, installPath, lastAttachDate) Cinder holds `available`, with no
+    attachment, changed after cloudbus attached them."""
+    found = []
+    for row in rows:
+        volume = conn.block_storage.find_volume(volume_id(row["installPath"]), ignore_missing=True, all_projects=True)
+        if volume is None or volume.status != "available" or volume.attachments or row["lastAttachDate"] is None:
+            continue
+        changed = datetime.fromisoformat(volume.updated_at).replace(tzinfo=UTC)
+        if changed > row["lastAttachDate"]:
+            found.append(row["uuid"])
+    return found
 
 
 def _logged_in(login: Login) -> Any:
