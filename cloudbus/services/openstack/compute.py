@@ -26,7 +26,7 @@ from cloudbus.core.units import MiB
 from cloudbus.services.hypervisors.base import HostFacts, HypervisorDriver
 from cloudbus.services.openstack import connection as osc
 from cloudbus.services.openstack import security
-from cloudbus.services.openstack.connection import TAG, clouds_of, every_project, run, tag, wait
+from cloudbus.services.openstack.connection import TAG, clouds_of, every_project, run, tag, tenant_project, wait
 
 PLACED_ELSEWHERE = errors.register(
     "OPENSTACK.1006", "Nova placed a tenant's server on another compute than the one cloudbus chose"
@@ -137,7 +137,7 @@ class OpenStackDriver(HypervisorDriver):
         if root is None:
             raise errors.operation_error(f"vm[uuid:{vm_uuid}] has no root volume to boot from")
         flavor = ensure_flavor(admin, int(args["cpuNum"]), int(args["memorySize"]))
-        project = conn.current_project_id if conn is not admin else None
+        project = tenant_project(conn)
         made_ports: list[Any] = []
         try:
             for nic in sorted(args.get("nics") or [], key=lambda n: n.get("deviceId") or 0):
@@ -319,7 +319,7 @@ class OpenStackDriver(HypervisorDriver):
 
         def attach_port() -> None:
             server = _server(conn, vm_uuid)
-            port = self._port(admin, nic, l2, label, conn.current_project_id if conn is not admin else None)
+            port = self._port(admin, nic, l2, label, tenant_project(conn))
             try:
                 if port.device_id != server.id:
                     conn.compute.create_server_interface(server, port_id=port.id)

@@ -124,6 +124,11 @@ def every_project(conn: Any) -> dict[str, Any]:
     return {} if getattr(conn, "cloudbus_tenant", None) else {"all_projects": True}
 
 
+def tenant_project(conn: Any) -> str | None:
+    """The project a tenant's connection is scoped to; None for the admin's."""
+    return conn.current_project_id if getattr(conn, "cloudbus_tenant", None) else None
+
+
 def translate(what: str, exc: BaseException) -> errors.CloudBusError:
     from keystoneauth1 import exceptions as ks
 
@@ -190,25 +195,30 @@ class Clouds:
         when the tenant has an identity in this cloud (OpenStack then keeps tenants apart
         itself), the admin's otherwise (the admin account's resources, a tenant registered
         before the cloud)."""
-        cloud = await self._cloud(cloud_uuid)
         if account_uuid is None:
-            return await self._connect(cloud, None)
-        ot, tenants = openstack_tenant_table.c, tenant_table.c
+            return await self.connection(cloud_uuid)
+        return await self._as_tenant(cloud_uuid, tenant_table.c.accountUuid == account_uuid)
+
+    async def for_resource(self, cloud_uuid: str, resource_uuid: str) -> Any:
+        """`for_account` of the account owning a resource (a VM, a volume, a snapshot): one read
+        finds the owner's identity in the cloud."""
+        refs = account_resource_ref_table.c
+        owned = tenant_table.c.accountUuid.in_(select(refs.accountUuid).where(refs.resourceUuid == resource_uuid))
+        return await self._as_tenant(cloud_uuid, owned)
+
+    async def _as_tenant(self, cloud_uuid: str, tenant: Any) -> Any:
+        """The connection of the tenant `tenant` selects (a condition on tenant_info) in the
+        cloud, or the admin's when it has no identity there."""
+        cloud = await self._cloud(cloud_uuid)
+        ot = openstack_tenant_table.c
         query = (
             select(openstack_tenant_table)
-            .join(tenant_table, tenants.uuid == ot.tenantUuid)
-            .where(tenants.accountUuid == account_uuid, ot.cloudUuid == cloud_uuid)
+            .join(tenant_table, tenant_table.c.uuid == ot.tenantUuid)
+            .where(tenant, ot.cloudUuid == cloud_uuid)
         )
         async with self.db.read() as conn:
             identity = (await conn.execute(query)).mappings().first()
         return await self._connect(cloud, dict(identity) if identity else None)
-
-    async def for_resource(self, cloud_uuid: str, resource_uuid: str) -> Any:
-        """`for_account` of the account owning a resource (a VM, a volume, a snapshot)."""
-        refs = account_resource_ref_table.c
-        async with self.db.read() as conn:
-            owner = await conn.scalar(select(refs.accountUuid).where(refs.resourceUuid == resource_uuid))
-        return await self.for_account(cloud_uuid, owner)
 
     async def _cloud(self, cloud_uuid: str) -> dict[str, Any]:
         async with self.db.read() as conn:

@@ -458,11 +458,12 @@ class OpenStackService(NasHandlers, QuotaMirrorHandlers, ResourceService):
 
 def _detached_in_cinder(conn: Any, rows: list[dict[str, Any]]) -> list[str]:
     """The volumes (rows: uuid, installPath, lastAttachDate) Cinder holds `available`, with no
-    attachment, changed after cloudbus attached them."""
+    attachment, changed after cloudbus attached them (one listing, whatever the number of rows)."""
+    available = {v.id: v for v in conn.block_storage.volumes(all_projects=True, status="available")}
     found = []
     for row in rows:
-        volume = conn.block_storage.find_volume(volume_id(row["installPath"]), ignore_missing=True, all_projects=True)
-        if volume is None or volume.status != "available" or volume.attachments or row["lastAttachDate"] is None:
+        volume = available.get(volume_id(row["installPath"]))
+        if volume is None or volume.attachments or row["lastAttachDate"] is None:
             continue
         changed = datetime.fromisoformat(volume.updated_at).replace(tzinfo=UTC)
         if changed > row["lastAttachDate"]:
